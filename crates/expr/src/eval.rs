@@ -1,0 +1,305 @@
+//! The evaluator: a tree of compiled nodes with variables bound to slots,
+//! functions bound to function pointers and constant regexes precompiled, so
+//! evaluation does no parsing, name hashing or lookups by name.
+
+use std::sync::Arc;
+
+use crate::ast::{BinOp, MacroKind};
+use crate::error::{EvalError, EvalErrorKind};
+use crate::functions::{self, Impl};
+use crate::value::{Key, Map, Value};
+
+/// Where evaluation reads declared variables from, by slot.
+pub trait Activation {
+    fn get(&self, slot: usize) -> Option<&Value>;
+}
+
+impl Activation for [Value] {
+    #[inline]
+    fn get(&self, slot: usize) -> Option<&Value> {
+        <[Value]>::get(self, slot)
+    }
+}
+
+impl Activation for Vec<Value> {
+    #[inline]
+    fn get(&self, slot: usize) -> Option<&Value> {
+        self.as_slice().get(slot)
+    }
+}
+
+impl Activation for [Option<Value>] {
+    #[inline]
+    fn get(&self, slot: usize) -> Option<&Value> {
+        <[Option<Value>]>::get(self, slot).and_then(|v| v.as_ref())
+    }
+}
+
+pub(crate) enum Node {
+    Const(Value),
+    Var(usize, Arc<str>),
+    Local(usize),
+    Not(Box<Node>),
+    Neg(Box<Node>),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    Cond(Box<(Node, Node, Node)>),
+    Bin(BinOp, Box<Node>, Box<Node>),
+    Index(Box<Node>, Box<Node>),
+    Field(Box<Node>, Key),
+    Has(Box<Node>, Key),
+    List(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+    Call1(Impl, Box<Node>),
+    Call2(Impl, Box<(Node, Node)>),
+    CallN(Impl, Vec<Node>),
+    Matches(Box<Node>, Arc<regex::Regex>),
+    Comp(Box<Comp>),
+    /// Fails at run time (an unknown name when checking is disabled).
+    Fail(EvalError),
+}
+
+pub(crate) struct Comp {
+    pub kind: MacroKind,
+    pub range: Node,
+    pub v1: usize,
+    pub v2: Option<usize>,
+    pub filter: Option<Node>,
+    pub body: Node,
+}
+
+pub(crate) struct Frame<'a, A: Activation + ?Sized> {
+    pub vars: &'a A,
+    pub locals: Vec<Value>,
+}
+
+type R = Result<Value, EvalError>;
+
+fn bool_of(v: &Value, op: &str) -> Result<bool, EvalError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        other => Err(EvalError::new(
+            EvalErrorKind::NoMatchingOverload,
+            format!("no matching overload for '{op}': expected bool, got {}", other.type_name().name()),
+        )),
+    }
+}
+
+impl Node {
+    pub(crate) fn eval<A: Activation + ?Sized>(&self, f: &mut Frame<'_, A>) -> R {
+        match self {
+            Node::Const(v) => Ok(v.clone()),
+            Node::Var(slot, name) => f
+                .vars
+                .get(*slot)
+                .cloned()
+                .ok_or_else(|| EvalError::new(EvalErrorKind::Unbound, format!("no value for variable '{name}'"))),
+            Node::Local(i) => Ok(f.locals[*i].clone()),
+            Node::Not(e) => Ok(Value::Bool(!bool_of(&e.eval(f)?, "!")?)),
+            Node::Neg(e) => functions::negate(e.eval(f)?),
+            Node::And(l, r) => {
+                // CEL's commutative short-circuit: false wins over errors on either side.
+                let lv = l.eval(f).and_then(|v| bool_of(&v, "&&"));
+                if lv == Ok(false) {
+                    return Ok(Value::Bool(false));
+                }
+                let rv = r.eval(f).and_then(|v| bool_of(&v, "&&"));
+                match (lv, rv) {
+                    (_, Ok(false)) => Ok(Value::Bool(false)),
+                    (Ok(true), Ok(true)) => Ok(Value::Bool(true)),
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                    _ => Ok(Value::Bool(false)),
+                }
+            }
+            Node::Or(l, r) => {
+                let lv = l.eval(f).and_then(|v| bool_of(&v, "||"));
+                if lv == Ok(true) {
+                    return Ok(Value::Bool(true));
+                }
+                let rv = r.eval(f).and_then(|v| bool_of(&v, "||"));
+                match (lv, rv) {
+                    (_, Ok(true)) => Ok(Value::Bool(true)),
+                    (Ok(false), Ok(false)) => Ok(Value::Bool(false)),
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                    _ => Ok(Value::Bool(true)),
+                }
+            }
+            Node::Cond(c) => {
+                let (c, t, e) = &**c;
+                if bool_of(&c.eval(f)?, "_?_:_")? { t.eval(f) } else { e.eval(f) }
+            }
+            Node::Bin(op, l, r) => {
+                let a = l.eval(f)?;
+                let b = r.eval(f)?;
+                functions::binary(*op, &a, &b)
+            }
+            Node::Index(c, i) => {
+                let c = c.eval(f)?;
+                let i = i.eval(f)?;
+                functions::index(&c, &i)
+            }
+            Node::Field(c, k) => match c.eval(f)? {
+                Value::Map(m) => m.get(k).cloned().ok_or_else(|| no_such_key(k)),
+                other => Err(EvalError::new(
+                    EvalErrorKind::NoMatchingOverload,
+                    format!("type {} does not support field selection", other.type_name().name()),
+                )),
+            },
+            Node::Has(c, k) => match c.eval(f)? {
+                Value::Map(m) => Ok(Value::Bool(m.contains_key(k))),
+                other => Err(EvalError::new(
+                    EvalErrorKind::NoMatchingOverload,
+                    format!("has() does not apply to {}", other.type_name().name()),
+                )),
+            },
+            Node::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for i in items {
+                    out.push(i.eval(f)?);
+                }
+                Ok(Value::list(out))
+            }
+            Node::Map(entries) => {
+                let mut m = Map::with_capacity(entries.len());
+                for (k, v) in entries {
+                    let key = Key::from_value(&k.eval(f)?)?;
+                    let val = v.eval(f)?;
+                    if m.insert(key.clone(), val).is_some() {
+                        return Err(EvalError::invalid(format!("repeated key {} in map literal", key.to_value())));
+                    }
+                }
+                Ok(Value::map(m))
+            }
+            Node::Call1(imp, a) => {
+                let a = a.eval(f)?;
+                imp(&[a])
+            }
+            Node::Call2(imp, ab) => {
+                let a = ab.0.eval(f)?;
+                let b = ab.1.eval(f)?;
+                imp(&[a, b])
+            }
+            Node::CallN(imp, args) => {
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(a.eval(f)?);
+                }
+                imp(&vals)
+            }
+            Node::Matches(s, re) => match s.eval(f)? {
+                Value::String(s) => Ok(Value::Bool(re.is_match(&s))),
+                other => Err(EvalError::no_overload(&format!("matches on {}", other.type_name().name()))),
+            },
+            Node::Comp(c) => c.eval(f),
+            Node::Fail(e) => Err(e.clone()),
+        }
+    }
+}
+
+fn no_such_key(k: &Key) -> EvalError {
+    let shown = match k {
+        Key::String(s) => format!("'{s}'"),
+        other => other.to_value().to_string(),
+    };
+    EvalError::new(EvalErrorKind::NoSuchKey, format!("no such key: {shown}"))
+}
+
+pub(crate) fn missing_key(k: &Key) -> EvalError {
+    no_such_key(k)
+}
+
+impl Comp {
+    fn eval<A: Activation + ?Sized>(&self, f: &mut Frame<'_, A>) -> R {
+        let range = self.range.eval(f)?;
+        if self.kind == MacroKind::Bind {
+            f.locals[self.v1] = range;
+            return self.body.eval(f);
+        }
+        // (first var, second var) per element: list → (elem) or (index, elem); map → (key) or (key, value)
+        let items: Vec<(Value, Value)> = match &range {
+            Value::List(l) => l.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), v.clone())).collect(),
+            Value::Map(m) => m.iter().map(|(k, v)| (k.to_value(), v.clone())).collect(),
+            other => {
+                return Err(EvalError::no_overload(&format!(
+                    "comprehension over {}",
+                    other.type_name().name()
+                )));
+            }
+        };
+        let is_list = matches!(range, Value::List(_));
+        let bind = |f: &mut Frame<'_, A>, (a, b): (Value, Value)| match self.v2 {
+            Some(v2) => {
+                f.locals[self.v1] = a;
+                f.locals[v2] = b;
+            }
+            None => f.locals[self.v1] = if is_list { b } else { a },
+        };
+        match self.kind {
+            MacroKind::All | MacroKind::Exists => {
+                let want = self.kind == MacroKind::Exists;
+                let mut err = None;
+                for it in items {
+                    bind(f, it);
+                    match self.body.eval(f).and_then(|v| bool_of(&v, "all/exists")) {
+                        Ok(b) if b == want => return Ok(Value::Bool(want)),
+                        Ok(_) => {}
+                        Err(e) => {
+                            if err.is_none() {
+                                err = Some(e)
+                            }
+                        }
+                    }
+                }
+                match err {
+                    Some(e) => Err(e),
+                    None => Ok(Value::Bool(!want)),
+                }
+            }
+            MacroKind::ExistsOne => {
+                let mut n = 0;
+                for it in items {
+                    bind(f, it);
+                    if bool_of(&self.body.eval(f)?, "exists_one")? {
+                        n += 1;
+                    }
+                }
+                Ok(Value::Bool(n == 1))
+            }
+            MacroKind::Map | MacroKind::Filter | MacroKind::TransformList => {
+                let mut out = Vec::new();
+                for it in items {
+                    let elem = if self.v2.is_some() || is_list { it.1.clone() } else { it.0.clone() };
+                    bind(f, it);
+                    if let Some(p) = &self.filter {
+                        if !bool_of(&p.eval(f)?, "filter")? {
+                            continue;
+                        }
+                    }
+                    if self.kind == MacroKind::Filter {
+                        if bool_of(&self.body.eval(f)?, "filter")? {
+                            out.push(elem);
+                        }
+                    } else {
+                        out.push(self.body.eval(f)?);
+                    }
+                }
+                Ok(Value::list(out))
+            }
+            MacroKind::TransformMap => {
+                let mut out = Map::new();
+                for it in items {
+                    let key = Key::from_value(&it.0)?;
+                    bind(f, it);
+                    if let Some(p) = &self.filter {
+                        if !bool_of(&p.eval(f)?, "transformMap")? {
+                            continue;
+                        }
+                    }
+                    out.insert(key, self.body.eval(f)?);
+                }
+                Ok(Value::map(out))
+            }
+            MacroKind::Bind => unreachable!("handled above"),
+        }
+    }
+}

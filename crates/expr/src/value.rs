@@ -1,0 +1,353 @@
+//! Runtime values: the CEL types, map keys with CEL's cross-type numeric
+//! equality, and conversions to and from JSON.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::error::EvalError;
+use crate::time::{Duration, Timestamp};
+
+/// A CEL value. Cloning is cheap: aggregates and strings are reference counted.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Uint(u64),
+    Double(f64),
+    String(Arc<str>),
+    Bytes(Arc<[u8]>),
+    List(Arc<Vec<Value>>),
+    Map(Arc<Map>),
+    Timestamp(Timestamp),
+    Duration(Duration),
+    Type(TypeName),
+}
+
+/// The runtime type of a value, as returned by `type(x)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TypeName {
+    Null,
+    Bool,
+    Int,
+    Uint,
+    Double,
+    String,
+    Bytes,
+    List,
+    Map,
+    Timestamp,
+    Duration,
+    Type,
+}
+
+impl TypeName {
+    pub fn name(self) -> &'static str {
+        match self {
+            TypeName::Null => "null_type",
+            TypeName::Bool => "bool",
+            TypeName::Int => "int",
+            TypeName::Uint => "uint",
+            TypeName::Double => "double",
+            TypeName::String => "string",
+            TypeName::Bytes => "bytes",
+            TypeName::List => "list",
+            TypeName::Map => "map",
+            TypeName::Timestamp => "google.protobuf.Timestamp",
+            TypeName::Duration => "google.protobuf.Duration",
+            TypeName::Type => "type",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<TypeName> {
+        Some(match s {
+            "null_type" => TypeName::Null,
+            "bool" => TypeName::Bool,
+            "int" => TypeName::Int,
+            "uint" => TypeName::Uint,
+            "double" => TypeName::Double,
+            "string" => TypeName::String,
+            "bytes" => TypeName::Bytes,
+            "list" => TypeName::List,
+            "map" => TypeName::Map,
+            "google.protobuf.Timestamp" => TypeName::Timestamp,
+            "google.protobuf.Duration" => TypeName::Duration,
+            "type" => TypeName::Type,
+            _ => return None,
+        })
+    }
+}
+
+/// A map key: int, uint, bool or string. `1`, `1u` (and a lookup by `1.0`)
+/// denote the same key, as CEL's heterogeneous equality requires.
+#[derive(Debug, Clone)]
+pub enum Key {
+    Int(i64),
+    Uint(u64),
+    Bool(bool),
+    String(Arc<str>),
+}
+
+impl Key {
+    pub fn from_value(v: &Value) -> Result<Key, EvalError> {
+        match v {
+            Value::Int(i) => Ok(Key::Int(*i)),
+            Value::Uint(u) => Ok(Key::Uint(*u)),
+            Value::Bool(b) => Ok(Key::Bool(*b)),
+            Value::String(s) => Ok(Key::String(s.clone())),
+            other => Err(EvalError::invalid(format!("unsupported key type {}", other.type_name().name()))),
+        }
+    }
+    /// The key a lookup by `v` means, or None when no key can equal `v`.
+    pub fn for_lookup(v: &Value) -> Option<Key> {
+        match v {
+            Value::Double(d) => {
+                if d.fract() == 0.0 && *d >= -9.223_372_036_854_776e18 && *d < 9.223_372_036_854_776e18 {
+                    Some(Key::Int(*d as i64))
+                } else if d.fract() == 0.0 && *d >= 0.0 && *d < 1.844_674_407_370_955_2e19 {
+                    Some(Key::Uint(*d as u64))
+                } else {
+                    None
+                }
+            }
+            other => Key::from_value(other).ok(),
+        }
+    }
+    pub fn to_value(&self) -> Value {
+        match self {
+            Key::Int(i) => Value::Int(*i),
+            Key::Uint(u) => Value::Uint(*u),
+            Key::Bool(b) => Value::Bool(*b),
+            Key::String(s) => Value::String(s.clone()),
+        }
+    }
+    fn norm(&self) -> (u8, i128) {
+        match self {
+            Key::Int(i) => (0, *i as i128),
+            Key::Uint(u) => (0, *u as i128),
+            Key::Bool(b) => (1, *b as i128),
+            Key::String(_) => (2, 0),
+        }
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        match (self, other) {
+            (Key::String(a), Key::String(b)) => a == b,
+            _ => self.norm() == other.norm(),
+        }
+    }
+}
+impl Eq for Key {}
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Key::String(s) => {
+                2u8.hash(state);
+                s.hash(state)
+            }
+            other => other.norm().hash(state),
+        }
+    }
+}
+
+impl From<&str> for Key {
+    fn from(s: &str) -> Key {
+        Key::String(Arc::from(s))
+    }
+}
+
+/// A CEL map, insertion-ordered.
+pub type Map = IndexMap<Key, Value>;
+
+impl Value {
+    pub fn string(s: impl AsRef<str>) -> Value {
+        Value::String(Arc::from(s.as_ref()))
+    }
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items))
+    }
+    pub fn map(m: Map) -> Value {
+        Value::Map(Arc::new(m))
+    }
+
+    pub fn type_name(&self) -> TypeName {
+        match self {
+            Value::Null => TypeName::Null,
+            Value::Bool(_) => TypeName::Bool,
+            Value::Int(_) => TypeName::Int,
+            Value::Uint(_) => TypeName::Uint,
+            Value::Double(_) => TypeName::Double,
+            Value::String(_) => TypeName::String,
+            Value::Bytes(_) => TypeName::Bytes,
+            Value::List(_) => TypeName::List,
+            Value::Map(_) => TypeName::Map,
+            Value::Timestamp(_) => TypeName::Timestamp,
+            Value::Duration(_) => TypeName::Duration,
+            Value::Type(_) => TypeName::Type,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Uint(u) => Some(*u as f64),
+            Value::Double(d) => Some(*d),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// CEL equality: numbers compare by value across int/uint/double,
+    /// aggregates element-wise, different types are unequal.
+    pub fn cel_eq(&self, other: &Value) -> bool {
+        use Value::*;
+        match (self, other) {
+            (Null, Null) => true,
+            (Bool(a), Bool(b)) => a == b,
+            (String(a), String(b)) => a == b,
+            (Bytes(a), Bytes(b)) => a == b,
+            (Timestamp(a), Timestamp(b)) => a == b,
+            (Duration(a), Duration(b)) => a == b,
+            (Type(a), Type(b)) => a == b,
+            (List(a), List(b)) => a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.cel_eq(y)),
+            (Map(a), Map(b)) => {
+                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v.cel_eq(w)))
+            }
+            _ => match num_cmp(self, other) {
+                Some(o) => o == Ordering::Equal,
+                None => false,
+            },
+        }
+    }
+
+    /// CEL ordering for `<`, `<=`, `>`, `>=`; None when the types do not compare
+    /// (or a NaN is involved, which compares false rather than erroring).
+    pub fn cel_cmp(&self, other: &Value) -> Result<Option<Ordering>, EvalError> {
+        use Value::*;
+        Ok(match (self, other) {
+            (Bool(a), Bool(b)) => Some(a.cmp(b)),
+            (String(a), String(b)) => Some(a.cmp(b)),
+            (Bytes(a), Bytes(b)) => Some(a.cmp(b)),
+            (Timestamp(a), Timestamp(b)) => Some(a.cmp(b)),
+            (Duration(a), Duration(b)) => Some(a.cmp(b)),
+            (Int(_) | Uint(_) | Double(_), Int(_) | Uint(_) | Double(_)) => num_cmp(self, other),
+            _ => {
+                return Err(EvalError::new(
+                    crate::error::EvalErrorKind::NoMatchingOverload,
+                    format!(
+                        "no matching overload: cannot compare {} with {}",
+                        self.type_name().name(),
+                        other.type_name().name()
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+/// Numeric comparison across int, uint and double, exact for large integers.
+pub fn num_cmp(a: &Value, b: &Value) -> Option<Ordering> {
+    use Value::*;
+    match (a, b) {
+        (Int(x), Int(y)) => Some(x.cmp(y)),
+        (Uint(x), Uint(y)) => Some(x.cmp(y)),
+        (Int(x), Uint(y)) => Some((*x as i128).cmp(&(*y as i128))),
+        (Uint(x), Int(y)) => Some((*x as i128).cmp(&(*y as i128))),
+        (Double(x), Double(y)) => x.partial_cmp(y),
+        (Double(x), Int(y)) => cmp_f64_i128(*x, *y as i128),
+        (Double(x), Uint(y)) => cmp_f64_i128(*x, *y as i128),
+        (Int(x), Double(y)) => cmp_f64_i128(*y, *x as i128).map(Ordering::reverse),
+        (Uint(x), Double(y)) => cmp_f64_i128(*y, *x as i128).map(Ordering::reverse),
+        _ => None,
+    }
+}
+
+fn cmp_f64_i128(x: f64, y: i128) -> Option<Ordering> {
+    if x.is_nan() {
+        return None;
+    }
+    if x < -1.8e19 {
+        return Some(Ordering::Less);
+    }
+    if x > 1.8e19 {
+        return Some(Ordering::Greater);
+    }
+    let t = x.trunc();
+    match (t as i128).cmp(&y) {
+        Ordering::Equal => {
+            let f = x - t;
+            Some(if f > 0.0 {
+                Ordering::Greater
+            } else if f < 0.0 {
+                Ordering::Less
+            } else {
+                Ordering::Equal
+            })
+        }
+        o => Some(o),
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        self.cel_eq(other)
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", crate::json::to_json(self))
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
+impl From<u64> for Value {
+    fn from(u: u64) -> Value {
+        Value::Uint(u)
+    }
+}
+impl From<f64> for Value {
+    fn from(d: f64) -> Value {
+        Value::Double(d)
+    }
+}
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::string(s)
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(Arc::from(s))
+    }
+}
+impl From<Vec<Value>> for Value {
+    fn from(v: Vec<Value>) -> Value {
+        Value::list(v)
+    }
+}
