@@ -152,7 +152,7 @@ impl<'e> Compiler<'e> {
                 };
                 if *op == BinOp::Eq || *op == BinOp::Ne {
                     // Comparing values that can never be equal is almost always a bug in a rule.
-                    if !lt.is_dyn() && !rt.is_dyn() && lt != Type::Null && rt != Type::Null && !comparable(&lt, &rt) {
+                    if self.strict && is_scalar(&lt) && is_scalar(&rt) && !comparable(&lt, &rt) {
                         let msg = format!("'{}' compares {lt} with {rt}, which are never equal", op.symbol());
                         return self.fail(CompileError::check(msg, e.span), EvalErrorKind::NoMatchingOverload);
                     }
@@ -348,7 +348,10 @@ impl<'e> Compiler<'e> {
             }
             MacroKind::Filter => {
                 self.expect_bool(&bt, &c.body, "filter")?;
-                rt.clone()
+                match &rt {
+                    Type::Map(k, _) => Type::list((**k).clone()),
+                    other => other.clone(),
+                }
             }
             MacroKind::Map | MacroKind::TransformList => Type::list(bt),
             MacroKind::TransformMap => Type::map(t1, bt),
@@ -357,6 +360,10 @@ impl<'e> Compiler<'e> {
         let node = Node::Comp(Box::new(Comp { kind: c.kind, range, v1, v2, filter, body }));
         Ok((node, ty))
     }
+}
+
+fn is_scalar(t: &Type) -> bool {
+    matches!(t, Type::Bool | Type::Int | Type::Uint | Type::Double | Type::String | Type::Bytes | Type::Timestamp | Type::Duration)
 }
 
 fn comparable(a: &Type, b: &Type) -> bool {

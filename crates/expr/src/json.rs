@@ -85,6 +85,6 @@ mod tests {
     fn doubles_keep_their_point() {
         assert_eq!(to_json(&Value::Double(1.0)).to_string(), "1.0");
         assert_eq!(to_json(&Value::Int(1)).to_string(), "1");
-        assert_eq!(to_json(&Value::Double(1e300)).to_string(), "1e300");
+        assert_eq!(to_json(&Value::Double(1e300)).to_string(), "1e+300");
     }
 }

@@ -7,7 +7,9 @@ use crate::error::{CompileError, Span};
 use crate::lexer::{RESERVED, Tok, tokenize};
 
 /// Deepest nesting of sub-expressions accepted.
-pub const MAX_DEPTH: usize = 250;
+pub const MAX_DEPTH: usize = 64;
+/// Deepest expression tree accepted (long operator chains nest without parentheses).
+pub const MAX_TREE_DEPTH: usize = 512;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ParseOptions {
@@ -31,6 +33,9 @@ pub fn parse_with(src: &str, opts: ParseOptions) -> Result<Expr, CompileError> {
     let (tok, span) = p.peek_full();
     if *tok != Tok::Eof {
         return Err(CompileError::parse(format!("unexpected {} after the end of the expression", tok.describe()), span));
+    }
+    if tree_depth(&e) > MAX_TREE_DEPTH {
+        return Err(CompileError::parse(format!("expression is nested more than {MAX_TREE_DEPTH} levels deep"), e.span));
     }
     Ok(e)
 }
@@ -195,6 +200,17 @@ impl Parser {
                     n += 1;
                 }
                 let lit_start = self.pos;
+                // `-9223372036854775808` does not fit before negation: take the literal here.
+                if let (Some(v), Some((next, _))) = (self.raw_int_at(lit_start), self.toks.get(lit_start + 1)) {
+                    if v == 1u64 << 63 && !matches!(next, Tok::Dot | Tok::LBracket) {
+                        let (_, span) = self.bump();
+                        let mut e = mk(start.to(span), ExprKind::Lit(Literal::Int(i64::MIN)));
+                        for _ in 1..n {
+                            e = mk(start.to(e.span), ExprKind::Neg(Box::new(e)));
+                        }
+                        return Ok(e);
+                    }
+                }
                 let mut e = self.member()?;
                 // The innermost minus folds into a numeric literal, so that
                 // -9223372036854775808 is representable.
@@ -379,6 +395,32 @@ impl Parser {
             }
         }
         Ok(mk(span, ExprKind::Call { target: target.map(Box::new), func, args }))
+    }
+}
+
+/// Depth of the tree, computed without recursion so that it is safe on any input.
+fn tree_depth(root: &Expr) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(root, 1usize)];
+    while let Some((e, d)) = stack.pop() {
+        max = max.max(d);
+        stack.extend(children(e).into_iter().map(|c| (c, d + 1)));
+    }
+    max
+}
+
+fn children(e: &Expr) -> Vec<&Expr> {
+    match &e.kind {
+        ExprKind::Lit(_) | ExprKind::Ident(_) => vec![],
+        ExprKind::Select { operand, .. } | ExprKind::Has { operand, .. } => vec![operand],
+        ExprKind::Index { operand, index } => vec![operand, index],
+        ExprKind::Call { target, args, .. } => target.iter().map(|t| &**t).chain(args.iter()).collect(),
+        ExprKind::Not(x) | ExprKind::Neg(x) => vec![x],
+        ExprKind::And(a, b) | ExprKind::Or(a, b) | ExprKind::Binary(_, a, b) => vec![a, b],
+        ExprKind::Cond(a, b, c) => vec![a, b, c],
+        ExprKind::List(items) => items.iter().collect(),
+        ExprKind::Map(entries) => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
+        ExprKind::Comprehension(c) => [&c.range, &c.body].into_iter().chain(c.filter.iter()).collect(),
     }
 }
 

@@ -91,7 +91,12 @@ impl Timestamp {
         Timestamp::from_unix_nanos(self.unix_nanos() - d.nanos())
     }
     pub fn diff(self, other: Timestamp) -> Result<Duration, EvalError> {
-        Duration::from_nanos(self.unix_nanos() - other.unix_nanos())
+        let n = self.unix_nanos() - other.unix_nanos();
+        // The reference implementation computes differences in 64-bit nanoseconds (±292 years).
+        if n > i64::MAX as i128 || n < i64::MIN as i128 {
+            return Err(EvalError::range("timestamp difference out of range"));
+        }
+        Duration::from_nanos(n)
     }
 
     /// A calendar field of this instant in a time zone (IANA name or `±HH:MM`).

@@ -270,37 +270,12 @@ pub fn num_cmp(a: &Value, b: &Value) -> Option<Ordering> {
         (Int(x), Uint(y)) => Some((*x as i128).cmp(&(*y as i128))),
         (Uint(x), Int(y)) => Some((*x as i128).cmp(&(*y as i128))),
         (Double(x), Double(y)) => x.partial_cmp(y),
-        (Double(x), Int(y)) => cmp_f64_i128(*x, *y as i128),
-        (Double(x), Uint(y)) => cmp_f64_i128(*x, *y as i128),
-        (Int(x), Double(y)) => cmp_f64_i128(*y, *x as i128).map(Ordering::reverse),
-        (Uint(x), Double(y)) => cmp_f64_i128(*y, *x as i128).map(Ordering::reverse),
+        // int/uint against double compare as doubles, as the reference implementation does.
+        (Double(x), Int(y)) => x.partial_cmp(&(*y as f64)),
+        (Double(x), Uint(y)) => x.partial_cmp(&(*y as f64)),
+        (Int(x), Double(y)) => (*x as f64).partial_cmp(y),
+        (Uint(x), Double(y)) => (*x as f64).partial_cmp(y),
         _ => None,
-    }
-}
-
-fn cmp_f64_i128(x: f64, y: i128) -> Option<Ordering> {
-    if x.is_nan() {
-        return None;
-    }
-    if x < -1.8e19 {
-        return Some(Ordering::Less);
-    }
-    if x > 1.8e19 {
-        return Some(Ordering::Greater);
-    }
-    let t = x.trunc();
-    match (t as i128).cmp(&y) {
-        Ordering::Equal => {
-            let f = x - t;
-            Some(if f > 0.0 {
-                Ordering::Greater
-            } else if f < 0.0 {
-                Ordering::Less
-            } else {
-                Ordering::Equal
-            })
-        }
-        o => Some(o),
     }
 }
 

@@ -149,7 +149,7 @@ fn run_test(t: &Json) -> Outcome {
     }
     let mut act = vec![Value::Null; env.slot_count()];
     for (name, b) in &bindings {
-        let Some(v) = b.get("value").and_then(parse_value) else {
+        let Some(v) = parse_value(b.get("value").unwrap_or(b)) else {
             return Outcome::Fail(format!("unsupported binding {b}"));
         };
         if let Some(slot) = env.slot(name) {
