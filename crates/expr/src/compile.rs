@@ -283,7 +283,7 @@ impl<'e> Compiler<'e> {
             }
         };
         // Conversions of constants fold now, so `duration('1h')` costs nothing per evaluation.
-        if nodes.iter().all(|n| matches!(n, Node::Const(_))) && func != "now" {
+        if nodes.iter().all(|n| matches!(n, Node::Const(_))) {
             let vals: Vec<Value> = nodes
                 .iter()
                 .map(|n| match n {

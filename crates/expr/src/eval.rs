@@ -86,6 +86,42 @@ fn bool_of(v: &Value, op: &str) -> Result<bool, EvalError> {
 }
 
 impl Node {
+    /// Slots of the declared variables this node reads, with duplicates.
+    pub(crate) fn collect_vars(&self, out: &mut Vec<usize>) {
+        match self {
+            Node::Const(_) | Node::Local(_) | Node::Fail(_) => {}
+            Node::Var(s, _) => out.push(*s),
+            Node::Not(e) | Node::Neg(e) | Node::Field(e, _) | Node::Has(e, _) | Node::Call1(_, e) | Node::Matches(e, _) => {
+                e.collect_vars(out)
+            }
+            Node::And(a, b) | Node::Or(a, b) | Node::Bin(_, a, b) | Node::Index(a, b) => {
+                a.collect_vars(out);
+                b.collect_vars(out);
+            }
+            Node::Call2(_, ab) => {
+                ab.0.collect_vars(out);
+                ab.1.collect_vars(out);
+            }
+            Node::Cond(c) => {
+                c.0.collect_vars(out);
+                c.1.collect_vars(out);
+                c.2.collect_vars(out);
+            }
+            Node::List(items) | Node::CallN(_, items) => items.iter().for_each(|i| i.collect_vars(out)),
+            Node::Map(entries) => entries.iter().for_each(|(k, v)| {
+                k.collect_vars(out);
+                v.collect_vars(out);
+            }),
+            Node::Comp(c) => {
+                c.range.collect_vars(out);
+                c.body.collect_vars(out);
+                if let Some(f) = &c.filter {
+                    f.collect_vars(out);
+                }
+            }
+        }
+    }
+
     pub(crate) fn eval<A: Activation + ?Sized>(&self, f: &mut Frame<'_, A>) -> R {
         match self {
             Node::Const(v) => Ok(v.clone()),

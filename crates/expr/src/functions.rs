@@ -294,7 +294,6 @@ pub(crate) fn lookup(name: &str, member: bool, argc: usize) -> Option<Builtin> {
         ("math.sqrt", false, 1) => b(|a| map_f64(a, "math.sqrt", f64::sqrt), ret!(Type::Double)),
         ("math.log", false, 1) => b(|a| map_f64(a, "math.log", f64::ln), ret!(Type::Double)),
         ("math.exp", false, 1) => b(|a| map_f64(a, "math.exp", f64::exp), ret!(Type::Double)),
-        ("now", false, 0) => b(|_| Ok(Value::Timestamp(Timestamp::now())), ret!(Type::Timestamp)),
         _ => None,
     }
 }
@@ -305,7 +304,7 @@ pub(crate) const NAMES: &[&str] = &[
     "timestamp", "duration", "dyn", "type", "getFullYear", "getMonth", "getDate", "getDayOfMonth",
     "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes", "getSeconds", "getMilliseconds", "lowerAscii",
     "upperAscii", "trim", "indexOf", "split", "join", "replace", "substring", "math.greatest", "math.least",
-    "math.abs", "math.ceil", "math.floor", "math.round", "math.sqrt", "math.log", "math.exp", "now",
+    "math.abs", "math.ceil", "math.floor", "math.round", "math.sqrt", "math.log", "math.exp",
 ];
 
 fn str_pred(a: &[Type]) -> Option<Type> {

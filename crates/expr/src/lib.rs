@@ -104,6 +104,16 @@ impl Program {
         &self.source
     }
 
+    /// Slots of the declared variables the expression reads, sorted, without duplicates.
+    /// This is how dependencies between variables are inferred.
+    pub fn references(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.root.collect_vars(&mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// The constant value of this expression, when it does not depend on any variable.
     pub fn as_constant(&self) -> Option<&Value> {
         match &self.root {

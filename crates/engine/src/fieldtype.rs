@@ -1,0 +1,197 @@
+//! Declared field types of inputs and outputs, and the conversion of JSON
+//! request bodies to CEL values with errors that name every bad field.
+//!
+//! Money is carried as an integer number of minor units (cents) so that no
+//! amount ever passes through a float: JSON `"1234.56"` or `1234.56` becomes
+//! the CEL int `123456`, and an output of type money prints as `"1234.56"`.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use riskflow_expr::{Key, Map, Type, Value, time::Duration, time::Timestamp};
+use rust_decimal::Decimal;
+use serde_json::Value as Json;
+
+/// Digits after the decimal point of money amounts.
+pub const MONEY_SCALE: u32 = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldType {
+    Bool,
+    Int,
+    Double,
+    String,
+    Money,
+    Timestamp,
+    Duration,
+    List(Box<FieldType>),
+    /// Any JSON object; fields read as `x.field`.
+    Map,
+    /// Anything JSON.
+    Any,
+}
+
+impl FieldType {
+    pub fn parse(s: &str) -> Option<FieldType> {
+        let s = s.trim();
+        if let Some(inner) = s.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
+            return FieldType::parse(inner).map(|t| FieldType::List(Box::new(t)));
+        }
+        Some(match s {
+            "bool" => FieldType::Bool,
+            "int" => FieldType::Int,
+            "double" => FieldType::Double,
+            "string" => FieldType::String,
+            "money" => FieldType::Money,
+            "timestamp" => FieldType::Timestamp,
+            "duration" => FieldType::Duration,
+            "list" => FieldType::List(Box::new(FieldType::Any)),
+            "map" | "object" => FieldType::Map,
+            "any" => FieldType::Any,
+            _ => return None,
+        })
+    }
+
+    pub const NAMES: &'static str = "bool, int, double, string, money, timestamp, duration, list<T>, map, any";
+
+    /// The CEL type expressions see.
+    pub fn cel_type(&self) -> Type {
+        match self {
+            FieldType::Bool => Type::Bool,
+            FieldType::Int | FieldType::Money => Type::Int,
+            FieldType::Double => Type::Double,
+            FieldType::String => Type::String,
+            FieldType::Timestamp => Type::Timestamp,
+            FieldType::Duration => Type::Duration,
+            FieldType::List(t) => Type::list(t.cel_type()),
+            FieldType::Map => Type::map(Type::String, Type::Dyn),
+            FieldType::Any => Type::Dyn,
+        }
+    }
+
+    /// Whether a CEL value of static type `t` may be stored in a field of this type.
+    pub fn accepts(&self, t: &Type) -> bool {
+        match (self, t) {
+            (_, Type::Dyn) => true,
+            (FieldType::Any, _) => true,
+            (FieldType::Double, Type::Int | Type::Uint) => true,
+            (FieldType::List(inner), Type::List(e)) => inner.accepts(e),
+            (me, t) => me.cel_type().accepts(t),
+        }
+    }
+
+    /// Converts a JSON value; the error says what was expected.
+    pub fn from_json(&self, j: &Json) -> Result<Value, String> {
+        let got = || describe(j);
+        match (self, j) {
+            (FieldType::Any, j) => Ok(riskflow_expr::json::from_json(j)),
+            (FieldType::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
+            (FieldType::Int, Json::Number(n)) => n.as_i64().map(Value::Int).ok_or_else(|| format!("expected an integer, got {n}")),
+            (FieldType::Double, Json::Number(n)) => n.as_f64().map(Value::Double).ok_or_else(|| format!("expected a number, got {n}")),
+            (FieldType::String, Json::String(s)) => Ok(Value::string(s)),
+            (FieldType::Money, Json::Number(n)) => parse_money(&n.to_string()).map(Value::Int),
+            (FieldType::Money, Json::String(s)) => parse_money(s).map(Value::Int),
+            (FieldType::Timestamp, Json::String(s)) => {
+                Timestamp::parse(s).map(Value::Timestamp).map_err(|_| format!("expected an RFC 3339 timestamp, got {s:?}"))
+            }
+            (FieldType::Duration, Json::String(s)) => {
+                Duration::parse(s).map(Value::Duration).map_err(|_| format!("expected a duration such as \"90s\" or \"1h30m\", got {s:?}"))
+            }
+            (FieldType::List(inner), Json::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, it) in items.iter().enumerate() {
+                    out.push(inner.from_json(it).map_err(|e| format!("[{i}]: {e}"))?);
+                }
+                Ok(Value::list(out))
+            }
+            (FieldType::Map, Json::Object(o)) => {
+                let mut m = Map::with_capacity(o.len());
+                for (k, v) in o {
+                    m.insert(Key::String(Arc::from(k.as_str())), riskflow_expr::json::from_json(v));
+                }
+                Ok(Value::map(m))
+            }
+            (t, _) => Err(format!("expected {}, got {}", t.describe(), got())),
+        }
+    }
+
+    /// Converts a CEL value to JSON for an output of this type.
+    pub fn to_json(&self, v: &Value) -> Json {
+        match (self, v) {
+            (FieldType::Money, Value::Int(cents)) => Json::String(format_money(*cents)),
+            (FieldType::Double, Value::Int(i)) => Json::from(*i as f64),
+            _ => riskflow_expr::json::to_json(v),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            FieldType::Bool => "a boolean".into(),
+            FieldType::Int => "an integer".into(),
+            FieldType::Double => "a number".into(),
+            FieldType::String => "a string".into(),
+            FieldType::Money => format!("an amount of money (a decimal with at most {MONEY_SCALE} places)"),
+            FieldType::Timestamp => "an RFC 3339 timestamp".into(),
+            FieldType::Duration => "a duration string".into(),
+            FieldType::List(t) => format!("a list of {}", t.describe()),
+            FieldType::Map => "an object".into(),
+            FieldType::Any => "any value".into(),
+        }
+    }
+}
+
+fn describe(j: &Json) -> String {
+    match j {
+        Json::Null => "null".into(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => format!("{s:?}"),
+        Json::Array(_) => "a list".into(),
+        Json::Object(_) => "an object".into(),
+    }
+}
+
+/// Parses a decimal amount into minor units, exactly; rejects more than
+/// `MONEY_SCALE` decimal places and amounts that do not fit.
+pub fn parse_money(s: &str) -> Result<i64, String> {
+    let d = Decimal::from_str(s.trim())
+        .or_else(|_| Decimal::from_scientific(s.trim()))
+        .map_err(|_| format!("expected an amount of money, got {s:?}"))?;
+    let d = d.normalize();
+    if d.scale() > MONEY_SCALE {
+        return Err(format!("amount {s} has more than {MONEY_SCALE} decimal places"));
+    }
+    let minor = d
+        .checked_mul(Decimal::from(10i64.pow(MONEY_SCALE)))
+        .ok_or_else(|| format!("amount {s} is too large"))?;
+    i64::try_from(minor).map_err(|_| format!("amount {s} is too large"))
+}
+
+/// Formats minor units as a decimal string with exactly `MONEY_SCALE` places.
+pub fn format_money(minor: i64) -> String {
+    Decimal::new(minor, MONEY_SCALE).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_exact() {
+        assert_eq!(parse_money("1234.56"), Ok(123456));
+        assert_eq!(parse_money("0.1"), Ok(10));
+        assert_eq!(parse_money("1e3"), Ok(100000));
+        assert!(parse_money("1.005").is_err());
+        assert!(parse_money("abc").is_err());
+        assert!(parse_money("99999999999999999999").is_err());
+        assert_eq!(format_money(123456), "1234.56");
+        assert_eq!(format_money(-5), "-0.05");
+        assert_eq!(format_money(100), "1.00");
+    }
+
+    #[test]
+    fn json_numbers_become_money_without_floats() {
+        let v: Json = serde_json::from_str("0.29").unwrap();
+        assert_eq!(FieldType::Money.from_json(&v), Ok(Value::Int(29)));
+    }
+}

@@ -1,0 +1,204 @@
+//! A compiled flow: the variable DAG as nodes with slots, and the plan that
+//! evaluates the sub-graph the requested outputs need.
+
+use std::sync::Arc;
+
+use riskflow_expr::{Program, Value};
+use serde_json::Value as Json;
+
+use crate::fieldtype::FieldType;
+use crate::models::Model;
+use crate::project::{FlowMode, RuleHitPolicy};
+use crate::table::Table;
+
+pub struct Flow {
+    pub name: String,
+    pub description: Option<String>,
+    pub mode: FlowMode,
+    pub inputs: Vec<InputField>,
+    /// Slot of `input` (the whole input as a map), filled only when some expression reads it.
+    pub input_slot: usize,
+    pub input_map_needed: bool,
+    pub nodes: Vec<Node>,
+    pub outputs: Vec<OutputField>,
+    /// Decisions from strongest to weakest.
+    pub decisions: Vec<Arc<str>>,
+    pub default_decision: usize,
+    pub slot_count: usize,
+    /// Slot names, for messages.
+    pub slot_names: Vec<String>,
+    /// The plan for all outputs.
+    pub full_plan: Plan,
+    pub finalize: Option<usize>,
+}
+
+pub struct InputField {
+    pub name: String,
+    pub ty: FieldType,
+    pub required: bool,
+    pub slot: usize,
+    pub one_of: Option<Vec<String>>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+pub struct OutputField {
+    pub name: String,
+    pub ty: FieldType,
+    pub slot: usize,
+    /// Index of the node that computes it.
+    pub node: usize,
+}
+
+pub struct Node {
+    pub name: String,
+    pub kind: NodeKind,
+    /// Slots this node writes.
+    pub out_slots: Vec<usize>,
+    /// Nodes that must run first.
+    pub deps: Vec<usize>,
+    /// Whether the value appears in the trace's variables.
+    pub traced: bool,
+}
+
+pub enum NodeKind {
+    /// A CEL variable.
+    Expr(Program),
+    /// An HTTP data-source call.
+    Source(SourceNode),
+    Model(ModelNode),
+    RuleSet(RuleSetNode),
+    Table(TableNode),
+    /// Aggregates rule hits into decision, reasons, tags, manual_review and `set` overrides.
+    Finalize(FinalizeNode),
+    /// A declared output computed by an expression; a rule's `set` may override it.
+    Output { program: Option<Program>, override_index: Option<usize> },
+}
+
+pub struct SourceNode {
+    pub source: usize,
+    pub source_name: String,
+    pub request: Vec<(String, Program)>,
+    pub response: Option<Program>,
+    pub default: Option<Json>,
+    pub reason: Option<Arc<str>>,
+}
+
+pub struct ModelNode {
+    pub model: Arc<Model>,
+    pub feature_names: Vec<String>,
+    pub features: Vec<Program>,
+}
+
+pub struct RuleSetNode {
+    pub policy: RuleHitPolicy,
+    /// In evaluation order (by salience for PRIORITY).
+    pub rules: Vec<Rule>,
+}
+
+pub struct Rule {
+    pub id: Arc<str>,
+    pub when: Program,
+    pub decision: Option<usize>,
+    pub reason: Option<Arc<str>>,
+    pub tags: Vec<Arc<str>>,
+    pub review: bool,
+    /// (index into the flow's settable outputs, value)
+    pub set: Vec<(usize, Program)>,
+    pub enabled: bool,
+}
+
+pub struct TableNode {
+    pub table: Arc<Table>,
+    pub inputs: Vec<Program>,
+    /// Slot of the cell variable `?` for expression cells.
+    pub column_slot: usize,
+}
+
+pub struct FinalizeNode {
+    pub rulesets: Vec<usize>,
+    pub sources: Vec<usize>,
+    /// Outputs that rules may `set`, by name.
+    pub settable: Vec<String>,
+}
+
+/// What to evaluate for a request, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Step {
+    Compute(usize),
+    /// Data-source nodes whose calls may run concurrently.
+    Fetch(Vec<usize>),
+}
+
+impl Flow {
+    /// The plan that computes the named outputs (all when `None`): only the
+    /// nodes they depend on, data-source calls that are ready together batched.
+    pub fn plan(&self, outputs: Option<&[&str]>) -> Result<Plan, String> {
+        let Some(names) = outputs else { return Ok(self.full_plan.clone()) };
+        let mut roots = Vec::new();
+        for n in names {
+            let o = self.outputs.iter().find(|o| o.name == *n).ok_or_else(|| format!("flow {} has no output {n:?}", self.name))?;
+            roots.push(o.node);
+        }
+        Ok(build_plan(&self.nodes, &roots))
+    }
+
+    pub fn slot_value<'a>(&self, slots: &'a [Value], name: &str) -> Option<&'a Value> {
+        self.slot_names.iter().position(|n| n == name).and_then(|i| slots.get(i))
+    }
+}
+
+/// Topologically ordered steps for the closure of `roots`; nodes are already
+/// indexed in a topological order, so the closure sorted by index is an order.
+pub fn build_plan(nodes: &[Node], roots: &[usize]) -> Plan {
+    let mut needed = vec![false; nodes.len()];
+    let mut stack: Vec<usize> = roots.to_vec();
+    while let Some(n) = stack.pop() {
+        if !needed[n] {
+            needed[n] = true;
+            stack.extend(nodes[n].deps.iter().copied());
+        }
+    }
+    // Wave scheduling: a data-source call waits only for its own dependencies,
+    // and all calls ready at the same point are issued together.
+    let mut done = vec![false; nodes.len()];
+    let mut steps = Vec::new();
+    let mut pending: Vec<usize> = (0..nodes.len()).filter(|i| needed[*i]).collect();
+    while !pending.is_empty() {
+        let mut progressed = true;
+        while progressed {
+            progressed = false;
+            let mut rest = Vec::with_capacity(pending.len());
+            for &n in &pending {
+                let ready = nodes[n].deps.iter().all(|d| done[*d]);
+                if ready && !matches!(nodes[n].kind, NodeKind::Source(_)) {
+                    steps.push(Step::Compute(n));
+                    done[n] = true;
+                    progressed = true;
+                } else {
+                    rest.push(n);
+                }
+            }
+            pending = rest;
+        }
+        let fetch: Vec<usize> = pending
+            .iter()
+            .copied()
+            .filter(|n| matches!(nodes[*n].kind, NodeKind::Source(_)) && nodes[*n].deps.iter().all(|d| done[*d]))
+            .collect();
+        if fetch.is_empty() {
+            break; // unreachable for an acyclic graph
+        }
+        for n in &fetch {
+            done[*n] = true;
+        }
+        pending.retain(|n| !done[*n]);
+        steps.push(Step::Fetch(fetch));
+    }
+    Plan { steps }
+}
