@@ -52,8 +52,8 @@ fn yaml_error(file: &Path, e: &serde_norway::Error) -> Diagnostic {
     diag(file, line, col, format!("invalid YAML: {e}"))
 }
 
-/// `${NAME:-default}` → the environment's value of NAME, or the default.
-pub fn expand_env(s: &str) -> String {
+/// `${NAME:-default}` → `overrides[NAME]`, else the environment's NAME, else the default.
+pub fn expand_env(s: &str, overrides: &HashMap<String, String>) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find("${") {
@@ -64,7 +64,8 @@ pub fn expand_env(s: &str) -> String {
         };
         let inner = &rest[i + 2..i + j];
         let (name, default) = inner.split_once(":-").unwrap_or((inner, ""));
-        out.push_str(&std::env::var(name).unwrap_or_else(|_| default.to_string()));
+        let value = overrides.get(name).cloned().or_else(|| std::env::var(name).ok()).unwrap_or_else(|| default.to_string());
+        out.push_str(&value);
         rest = &rest[i + j + 1..];
     }
     out.push_str(rest);
@@ -73,6 +74,11 @@ pub fn expand_env(s: &str) -> String {
 
 /// Loads and compiles the project in `root`.
 pub fn load(root: &Path) -> Result<Project, Vec<Diagnostic>> {
+    load_with(root, &HashMap::new())
+}
+
+/// Like [`load`], with values for `${NAME}` placeholders that take precedence over the environment.
+pub fn load_with(root: &Path, vars: &HashMap<String, String>) -> Result<Project, Vec<Diagnostic>> {
     let pfile = root.join("riskflow.yaml");
     let text = std::fs::read_to_string(&pfile).map_err(|e| vec![diag(&pfile, 1, 1, format!("cannot read project file: {e}"))])?;
     let pf: ProjectFile = serde_norway::from_str(&text).map_err(|e| vec![yaml_error(&pfile, &e)])?;
@@ -81,12 +87,12 @@ pub fn load(root: &Path) -> Result<Project, Vec<Diagnostic>> {
         .iter()
         .map(|(name, d)| DataSource {
             name: name.clone(),
-            url: expand_env(&d.url),
+            url: expand_env(&d.url, vars),
             method: d.method.to_ascii_uppercase(),
             timeout_ms: d.timeout_ms,
             retries: d.retries,
             cache_ttl_s: d.cache_ttl_s,
-            headers: d.headers.iter().map(|(k, v)| (k.clone(), expand_env(v))).collect(),
+            headers: d.headers.iter().map(|(k, v)| (k.clone(), expand_env(v, vars))).collect(),
         })
         .collect();
     let mut errors = Vec::new();
@@ -891,6 +897,9 @@ mod tests {
 
     #[test]
     fn env_expansion() {
-        assert_eq!(expand_env("http://${RISKFLOW_TEST_UNSET_VAR:-127.0.0.1:9}/x"), "http://127.0.0.1:9/x");
+        let mut vars = HashMap::new();
+        assert_eq!(expand_env("http://${RISKFLOW_TEST_UNSET_VAR:-127.0.0.1:9}/x", &vars), "http://127.0.0.1:9/x");
+        vars.insert("RISKFLOW_TEST_UNSET_VAR".to_string(), "h:1".to_string());
+        assert_eq!(expand_env("http://${RISKFLOW_TEST_UNSET_VAR:-127.0.0.1:9}/x", &vars), "http://h:1/x");
     }
 }

@@ -13,12 +13,14 @@ pub mod diag;
 pub mod exec;
 pub mod fieldtype;
 pub mod flow;
+pub mod http;
 pub mod models;
 pub mod project;
 pub mod table;
+pub mod testing;
 pub mod trace;
 
-pub use compile::{Project, load};
+pub use compile::{Project, load, load_with};
 pub use diag::Diagnostic;
 pub use exec::{Answers, DecideError, DecideOptions, Decision, FieldError, Fetcher, SourceCall};
 pub use flow::Flow;
