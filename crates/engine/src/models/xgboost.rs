@@ -99,7 +99,8 @@ impl XgBoost {
 
     /// The raw margin (log-odds for binary:logistic).
     pub fn margin(&self, x: &[f64]) -> f64 {
-        let mut sum = 0.0f32;
+        // XGBoost starts from the base margin and adds leaf values in f32, in tree order.
+        let mut sum = self.base_margin as f32;
         for t in &self.trees {
             let mut node = 0usize;
             // Bounded walk: node indices were validated at load; depth ≤ node count.
@@ -114,7 +115,7 @@ impl XgBoost {
             }
             sum += t.threshold[node];
         }
-        (sum + self.base_margin as f32) as f64
+        sum as f64
     }
 
     pub fn predict(&self, x: &[f64]) -> Prediction {
