@@ -809,7 +809,8 @@ fn build_table(b: &mut Builder<'_>, tname: &str, tdef: &TableDef, column_slot: u
         b.errors.extend(errors);
         return None;
     }
-    let t = Table::new(tname.to_string(), tdef.hit_policy, tdef.aggregate, tdef.inputs.keys().cloned().collect(), tdef.outputs.keys().cloned().collect(), rows);
+    let mut t = Table::new(tname.to_string(), tdef.hit_policy, tdef.aggregate, tdef.inputs.keys().cloned().collect(), tdef.outputs.keys().cloned().collect(), rows);
+    t.integer_columns = input_types.iter().map(|ty| *ty == Type::Int).collect();
     match table::analyze(&t, tdef.complete) {
         Ok(findings) => {
             for f in findings {

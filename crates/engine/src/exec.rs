@@ -75,8 +75,12 @@ impl Fetcher for Answers {
 }
 
 impl Answers {
-    fn answer(&self, c: &SourceCall) -> SourceResult {
+    pub(crate) fn answer(&self, c: &SourceCall) -> SourceResult {
         match self.0.get(&c.variable) {
+            // `{"$error": "…"}` records a failed call, so tests and replays can exercise fallbacks.
+            Some(Json::Object(o)) if o.len() == 1 && o.contains_key("$error") => {
+                Err((o["$error"].as_str().unwrap_or("error").to_string(), 1))
+            }
             Some(j) => Ok((j.clone(), "supplied", 0)),
             None => Err((format!("no answer supplied for data-source variable {}", c.variable), 0)),
         }
@@ -469,7 +473,8 @@ impl Run<'_> {
         self.slots[s[0]] = Value::String(flow.decisions[d].clone());
         self.slots[s[1]] = Value::list(reasons);
         self.slots[s[2]] = Value::list(tags);
-        self.slots[s[3]] = Value::Bool(review || Some(d) == review_decision);
+        // A case a rule rejects outright needs no reviewer: review only below the strongest decision.
+        self.slots[s[3]] = Value::Bool((review || Some(d) == review_decision) && d != 0);
         if let Some(tr) = &mut self.trace {
             tr.rules = hit_traces;
         }

@@ -25,8 +25,8 @@ impl HttpFetcher {
     }
 
     async fn call(&self, c: &SourceCall) -> SourceResult {
-        if let Some(j) = self.supplied.get(&c.variable) {
-            return Ok((j.clone(), "supplied", 0));
+        if self.supplied.contains_key(&c.variable) {
+            return crate::exec::Answers(self.supplied.clone()).answer(c);
         }
         let Some(src) = self.sources.get(c.source) else { return Err(("unknown data source".into(), 0)) };
         let key = (c.source, c.request.to_string());

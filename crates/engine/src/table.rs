@@ -95,6 +95,8 @@ pub struct Table {
     pub input_names: Vec<String>,
     pub output_names: Vec<String>,
     pub rows: Vec<Row>,
+    /// Input columns whose values are integers (analysis picks integer examples there).
+    pub integer_columns: Vec<bool>,
     /// Per input column: the index, when every cell is a literal test.
     index: Vec<Option<ColumnIndex>>,
 }
@@ -269,7 +271,8 @@ impl Table {
     ) -> Table {
         let words = rows.len().div_ceil(64).max(1);
         let index = (0..input_names.len()).map(|c| ColumnIndex::build(c, &rows, words)).collect();
-        Table { name, policy, aggregate, input_names, output_names, rows, index }
+        let integer_columns = vec![false; input_names.len()];
+        Table { name, policy, aggregate, input_names, output_names, rows, integer_columns, index }
     }
 
     /// Whether every input column is indexed (no row-by-row scan of any column).
@@ -425,7 +428,7 @@ pub struct Finding {
 }
 
 /// Representative values of a column: one per elementary region.
-fn column_reps(rows: &[Row], col: usize) -> Option<Vec<Value>> {
+fn column_reps(rows: &[Row], col: usize, integer: bool) -> Option<Vec<Value>> {
     let mut numbers = Vec::new();
     let mut discrete: Vec<Value> = Vec::new();
     for r in rows {
@@ -443,13 +446,24 @@ fn column_reps(rows: &[Row], col: usize) -> Option<Vec<Value>> {
     if !numbers.is_empty() {
         numbers.sort_by(|a, b| a.total_cmp(b));
         numbers.dedup();
-        let ints = rows.iter().all(|r| test_literals(&r.tests[col]).unwrap_or_default().iter().all(|v| matches!(v, Value::Int(_))));
-        Some(
-            region_representatives(&numbers)
-                .into_iter()
-                .map(|x| if ints && x.fract() == 0.0 { Value::Int(x as i64) } else { Value::Double(x) })
-                .collect(),
-        )
+        if integer {
+            // Integer inputs: one integer per region, skipping regions that hold none.
+            let mut reps = Vec::new();
+            let first = numbers[0];
+            reps.push(Value::Int(first.ceil() as i64 - 1));
+            for (k, c) in numbers.iter().enumerate() {
+                if c.fract() == 0.0 {
+                    reps.push(Value::Int(*c as i64));
+                }
+                let next = numbers.get(k + 1).copied().unwrap_or(f64::INFINITY);
+                let candidate = c.floor() + 1.0;
+                if candidate < next {
+                    reps.push(Value::Int(candidate as i64));
+                }
+            }
+            return Some(reps);
+        }
+        Some(region_representatives(&numbers).into_iter().map(Value::Double).collect())
     } else if discrete.is_empty() {
         Some(vec![Value::Null])
     } else {
@@ -472,7 +486,7 @@ pub fn analyze(t: &Table, complete: bool) -> Result<Vec<Finding>, String> {
     let cols = t.input_names.len();
     let mut reps = Vec::with_capacity(cols);
     for c in 0..cols {
-        match column_reps(&t.rows, c) {
+        match column_reps(&t.rows, c, t.integer_columns[c]) {
             Some(r) => reps.push(r),
             None => {
                 return Err(format!(

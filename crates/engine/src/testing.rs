@@ -45,7 +45,12 @@ pub fn load_tests(project: &Project) -> Result<Vec<(PathBuf, TestFile)>, Vec<Dia
                 continue;
             }
         };
-        match serde_norway::from_str::<TestFile>(&text) {
+        // Merge keys (`<<: *base`) let cases share a base input.
+        let parsed = serde_norway::from_str::<serde_norway::Value>(&text).and_then(|mut v| {
+            v.apply_merge()?;
+            serde_norway::from_value::<TestFile>(v)
+        });
+        match parsed {
             Ok(tf) => {
                 if !project.flows.contains_key(&tf.flow) {
                     errors.push(Diagnostic { file: f.clone(), line: 1, col: 1, message: format!("unknown flow {:?}", tf.flow) });
@@ -69,6 +74,13 @@ pub fn run_tests(project: &Project, files: &[(PathBuf, TestFile)]) -> Vec<CaseRe
         for case in &tf.cases {
             let mut answers: HashMap<String, Json> = tf.sources.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             answers.extend(case.sources.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let unknown: Vec<&String> = case.expect.keys().filter(|k| !flow.outputs.iter().any(|o| &o.name == *k)).collect();
+            if !unknown.is_empty() {
+                let names: Vec<&str> = flow.outputs.iter().map(|o| o.name.as_str()).collect();
+                let outcome = CaseOutcome::Error(format!("expect names unknown output(s) {unknown:?}; the flow's outputs are {names:?}"));
+                results.push(CaseResult { file: path.clone(), flow: tf.flow.clone(), case: case.name.clone(), outcome });
+                continue;
+            }
             let outcome = match flow.decide(&case.input, &Answers(answers), DecideOptions::default()) {
                 Err(e) => CaseOutcome::Error(e.to_string()),
                 Ok(d) => {
