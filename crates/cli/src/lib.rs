@@ -15,7 +15,11 @@ use riskflow_engine::{DecideError, DecideOptions, Diagnostic, Project, http::Htt
 use riskflow_expr::{Env, Program, Type, Value, json};
 
 #[derive(Parser)]
-#[command(name = "riskflow", version, about = "Risk decisions: flows of variables, models, rules and decision tables")]
+#[command(
+    name = "riskflow",
+    version,
+    about = "Risk decisions: flows of variables, models, rules and decision tables"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -79,7 +83,14 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Check { dir } => Ok(check(&dir)),
-        Command::Decide { dir, flow, input, trace, answers, stub } => decide(&dir, &flow, &input, trace, answers.as_deref(), stub),
+        Command::Decide {
+            dir,
+            flow,
+            input,
+            trace,
+            answers,
+            stub,
+        } => decide(&dir, &flow, &input, trace, answers.as_deref(), stub),
         Command::Test { dir } => Ok(test(&dir)),
         Command::Eval { expr, vars } => Ok(eval(&expr, vars.as_deref())),
         Command::Stub { listen } => {
@@ -96,7 +107,10 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn print_diags(diags: &[Diagnostic]) {
@@ -126,9 +140,21 @@ fn check(dir: &Path) -> i32 {
         return 2;
     }
     for (name, f) in &project.flows {
-        let count = |pred: fn(&riskflow_engine::flow::NodeKind) -> bool| f.nodes.iter().filter(|n| pred(&n.kind)).count();
+        let count = |pred: fn(&riskflow_engine::flow::NodeKind) -> bool| {
+            f.nodes.iter().filter(|n| pred(&n.kind)).count()
+        };
         use riskflow_engine::flow::NodeKind as K;
-        let rules: usize = f.nodes.iter().map(|n| if let K::RuleSet(r) = &n.kind { r.rules.len() } else { 0 }).sum();
+        let rules: usize = f
+            .nodes
+            .iter()
+            .map(|n| {
+                if let K::RuleSet(r) = &n.kind {
+                    r.rules.len()
+                } else {
+                    0
+                }
+            })
+            .sum();
         println!(
             "{name}: {} inputs, {} variables ({} data sources), {} models, {} rules, {} tables, {} outputs",
             f.inputs.len(),
@@ -140,7 +166,11 @@ fn check(dir: &Path) -> i32 {
             f.outputs.len()
         );
     }
-    println!("ok: {} flow(s), {} warning(s)", project.flows.len(), project.warnings.len());
+    println!(
+        "ok: {} flow(s), {} warning(s)",
+        project.flows.len(),
+        project.warnings.len()
+    );
     0
 }
 
@@ -159,16 +189,29 @@ fn read_json(arg: &str) -> Result<serde_json::Value, i32> {
         })?
     };
     serde_json::from_str(&text).map_err(|e| {
-        eprintln!("error: {arg}:{}:{}: malformed JSON: {e}", e.line(), e.column());
+        eprintln!(
+            "error: {arg}:{}:{}: malformed JSON: {e}",
+            e.line(),
+            e.column()
+        );
         2
     })
 }
 
-fn decide(dir: &Path, flow: &str, input: &str, trace: bool, answers: Option<&Path>, stub: bool) -> Result<i32> {
+fn decide(
+    dir: &Path,
+    flow: &str,
+    input: &str,
+    trace: bool,
+    answers: Option<&Path>,
+    stub: bool,
+) -> Result<i32> {
     let rt = runtime()?;
     let mut vars = HashMap::new();
     if stub {
-        let addr = rt.block_on(riskflow_stub::spawn(([127, 0, 0, 1], 0).into())).context("starting the data-source stub")?;
+        let addr = rt
+            .block_on(riskflow_stub::spawn(([127, 0, 0, 1], 0).into()))
+            .context("starting the data-source stub")?;
         vars.insert("RISKFLOW_SOURCES".to_string(), format!("http://{addr}"));
     }
     let project = match load(dir, &vars) {
@@ -177,7 +220,10 @@ fn decide(dir: &Path, flow: &str, input: &str, trace: bool, answers: Option<&Pat
     };
     let Some(f) = project.flows.get(flow) else {
         let known: Vec<&str> = project.flows.keys().map(String::as_str).collect();
-        eprintln!("error: unknown flow {flow:?} (the project has: {})", known.join(", "));
+        eprintln!(
+            "error: unknown flow {flow:?} (the project has: {})",
+            known.join(", ")
+        );
         return Ok(2);
     };
     let request = match read_json(input) {
@@ -189,7 +235,10 @@ fn decide(dir: &Path, flow: &str, input: &str, trace: bool, answers: Option<&Pat
         let a = match read_json(&path.to_string_lossy()) {
             Ok(serde_json::Value::Object(o)) => o,
             Ok(_) => {
-                eprintln!("error: {}: answers must be a JSON object (variable → response)", path.display());
+                eprintln!(
+                    "error: {}: answers must be a JSON object (variable → response)",
+                    path.display()
+                );
                 return Ok(2);
             }
             Err(code) => return Ok(code),
@@ -266,7 +315,11 @@ fn eval(expr: &str, vars: Option<&str>) -> i32 {
                 return 2;
             }
             Err(e) => {
-                eprintln!("error: --vars: malformed JSON at {}:{}: {e}", e.line(), e.column());
+                eprintln!(
+                    "error: --vars: malformed JSON at {}:{}: {e}",
+                    e.line(),
+                    e.column()
+                );
                 return 2;
             }
         }

@@ -31,7 +31,10 @@ pub enum Test {
     OneOf(Vec<Value>),
     NotOneOf(Vec<Value>),
     Cmp(CmpOp, Value),
-    Range { lo: Option<Bound>, hi: Option<Bound> },
+    Range {
+        lo: Option<Bound>,
+        hi: Option<Bound>,
+    },
     /// A CEL expression over `?`; the string is the rewritten source using [`COLUMN_VAR`].
     Expr(String),
 }
@@ -88,7 +91,13 @@ pub fn parse_cell(raw: &str, string_column: bool) -> Result<Test, String> {
     if let Some(rest) = s.strip_prefix("not(").and_then(|r| r.strip_suffix(')')) {
         return literal_list(rest, string_column).map(Test::NotOneOf);
     }
-    for (prefix, op) in [("<=", CmpOp::Le), (">=", CmpOp::Ge), ("!=", CmpOp::Ne), ("<", CmpOp::Lt), (">", CmpOp::Gt)] {
+    for (prefix, op) in [
+        ("<=", CmpOp::Le),
+        (">=", CmpOp::Ge),
+        ("!=", CmpOp::Ne),
+        ("<", CmpOp::Lt),
+        (">", CmpOp::Gt),
+    ] {
         if let Some(rest) = s.strip_prefix(prefix) {
             return Ok(Test::Cmp(op, literal(rest.trim(), string_column)?));
         }
@@ -157,13 +166,22 @@ fn range(s: &str) -> Result<Test, String> {
         if t.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Bound { value: literal(t, false)?, inclusive }))
+        Ok(Some(Bound {
+            value: literal(t, false)?,
+            inclusive,
+        }))
     };
-    Ok(Test::Range { lo: bound(a, lo_incl)?, hi: bound(b, hi_incl)? })
+    Ok(Test::Range {
+        lo: bound(a, lo_incl)?,
+        hi: bound(b, hi_incl)?,
+    })
 }
 
 fn literal_list(s: &str, string_column: bool) -> Result<Vec<Value>, String> {
-    split_top_level(s).into_iter().map(|part| literal(part.trim(), string_column)).collect()
+    split_top_level(s)
+        .into_iter()
+        .map(|part| literal(part.trim(), string_column))
+        .collect()
 }
 
 fn split_top_level(s: &str) -> Vec<&str> {
@@ -199,9 +217,13 @@ pub fn literal(s: &str, string_column: bool) -> Result<Value, String> {
                 Literal::Bytes(_) => return Err(format!("bytes are not allowed in a cell: {s}")),
             }),
             riskflow_expr::ast::ExprKind::Ident(_) if string_column => Ok(Value::string(s)),
-            _ => Err(format!("{s:?} is not a literal; write an expression with ? (e.g. `? > x`) for computed tests")),
+            _ => Err(format!(
+                "{s:?} is not a literal; write an expression with ? (e.g. `? > x`) for computed tests"
+            )),
         },
-        Err(_) if string_column && !s.is_empty() && !s.contains(['"', '\'']) => Ok(Value::string(s)),
+        Err(_) if string_column && !s.is_empty() && !s.contains(['"', '\'']) => {
+            Ok(Value::string(s))
+        }
         Err(e) => Err(format!("cannot read cell {s:?}: {}", e.message)),
     }
 }
@@ -220,10 +242,19 @@ mod tests {
         assert_eq!(t(""), Test::Any);
         assert_eq!(t("42"), Test::Eq(Value::Int(42)));
         assert_eq!(t("> 500"), Test::Cmp(CmpOp::Gt, Value::Int(500)));
-        assert_eq!(t("\"A\",\"B\""), Test::OneOf(vec![Value::from("A"), Value::from("B")]));
+        assert_eq!(
+            t("\"A\",\"B\""),
+            Test::OneOf(vec![Value::from("A"), Value::from("B")])
+        );
         assert!(matches!(t("[18..25)"), Test::Range { .. }));
-        assert_eq!(t("? % 2 == 0"), Test::Expr(format!("{COLUMN_VAR} % 2 == 0")));
-        assert_eq!(parse_cell("gold", true).unwrap(), Test::Eq(Value::from("gold")));
+        assert_eq!(
+            t("? % 2 == 0"),
+            Test::Expr(format!("{COLUMN_VAR} % 2 == 0"))
+        );
+        assert_eq!(
+            parse_cell("gold", true).unwrap(),
+            Test::Eq(Value::from("gold"))
+        );
         assert!(parse_cell("gold", false).is_err());
         assert!(parse_cell("[1..", false).is_err());
     }

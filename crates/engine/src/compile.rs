@@ -44,11 +44,19 @@ pub struct DataSource {
 pub const BUILTINS: &[&str] = &["decision", "reasons", "tags", "manual_review"];
 
 fn diag(file: &Path, line: usize, col: usize, message: impl Into<String>) -> Diagnostic {
-    Diagnostic { file: file.to_path_buf(), line, col, message: message.into() }
+    Diagnostic {
+        file: file.to_path_buf(),
+        line,
+        col,
+        message: message.into(),
+    }
 }
 
 fn yaml_error(file: &Path, e: &serde_norway::Error) -> Diagnostic {
-    let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+    let (line, col) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
     diag(file, line, col, format!("invalid YAML: {e}"))
 }
 
@@ -64,7 +72,11 @@ pub fn expand_env(s: &str, overrides: &HashMap<String, String>) -> String {
         };
         let inner = &rest[i + 2..i + j];
         let (name, default) = inner.split_once(":-").unwrap_or((inner, ""));
-        let value = overrides.get(name).cloned().or_else(|| std::env::var(name).ok()).unwrap_or_else(|| default.to_string());
+        let value = overrides
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+            .unwrap_or_else(|| default.to_string());
         out.push_str(&value);
         rest = &rest[i + j + 1..];
     }
@@ -80,8 +92,10 @@ pub fn load(root: &Path) -> Result<Project, Vec<Diagnostic>> {
 /// Like [`load`], with values for `${NAME}` placeholders that take precedence over the environment.
 pub fn load_with(root: &Path, vars: &HashMap<String, String>) -> Result<Project, Vec<Diagnostic>> {
     let pfile = root.join("riskflow.yaml");
-    let text = std::fs::read_to_string(&pfile).map_err(|e| vec![diag(&pfile, 1, 1, format!("cannot read project file: {e}"))])?;
-    let pf: ProjectFile = serde_norway::from_str(&text).map_err(|e| vec![yaml_error(&pfile, &e)])?;
+    let text = std::fs::read_to_string(&pfile)
+        .map_err(|e| vec![diag(&pfile, 1, 1, format!("cannot read project file: {e}"))])?;
+    let pf: ProjectFile =
+        serde_norway::from_str(&text).map_err(|e| vec![yaml_error(&pfile, &e)])?;
     let sources: Vec<DataSource> = pf
         .datasources
         .iter()
@@ -92,18 +106,36 @@ pub fn load_with(root: &Path, vars: &HashMap<String, String>) -> Result<Project,
             timeout_ms: d.timeout_ms,
             retries: d.retries,
             cache_ttl_s: d.cache_ttl_s,
-            headers: d.headers.iter().map(|(k, v)| (k.clone(), expand_env(v, vars))).collect(),
+            headers: d
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), expand_env(v, vars)))
+                .collect(),
         })
         .collect();
     let mut errors = Vec::new();
     for s in &sources {
         if !matches!(s.method.as_str(), "GET" | "POST") {
-            errors.push(Locator { file: &pfile, text: &text }.at(&s.name, "method", format!("data source {}: method must be GET or POST", s.name)));
+            errors.push(
+                Locator {
+                    file: &pfile,
+                    text: &text,
+                }
+                .at(
+                    &s.name,
+                    "method",
+                    format!("data source {}: method must be GET or POST", s.name),
+                ),
+            );
         }
     }
     let flow_files: Vec<PathBuf> = if pf.flows.is_empty() {
         let mut v: Vec<PathBuf> = std::fs::read_dir(root.join("flows"))
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml")).collect())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -111,7 +143,12 @@ pub fn load_with(root: &Path, vars: &HashMap<String, String>) -> Result<Project,
         pf.flows.iter().map(|f| root.join(f)).collect()
     };
     if flow_files.is_empty() {
-        errors.push(diag(&pfile, 1, 1, "the project has no flows (add flows/*.yaml or list them under `flows:`)"));
+        errors.push(diag(
+            &pfile,
+            1,
+            1,
+            "the project has no flows (add flows/*.yaml or list them under `flows:`)",
+        ));
     }
     let mut flows = IndexMap::new();
     let mut warnings = Vec::new();
@@ -127,7 +164,12 @@ pub fn load_with(root: &Path, vars: &HashMap<String, String>) -> Result<Project,
             Ok((flow, w)) => {
                 warnings.extend(w);
                 if flows.contains_key(&flow.name) {
-                    errors.push(diag(&f, 1, 1, format!("flow {} is defined twice", flow.name)));
+                    errors.push(diag(
+                        &f,
+                        1,
+                        1,
+                        format!("flow {} is defined twice", flow.name),
+                    ));
                 } else {
                     flows.insert(flow.name.clone(), Arc::new(flow));
                 }
@@ -136,7 +178,13 @@ pub fn load_with(root: &Path, vars: &HashMap<String, String>) -> Result<Project,
         }
     }
     if errors.is_empty() {
-        Ok(Project { name: pf.name, root: root.to_path_buf(), flows, sources, warnings })
+        Ok(Project {
+            name: pf.name,
+            root: root.to_path_buf(),
+            flows,
+            sources,
+            warnings,
+        })
     } else {
         Err(errors)
     }
@@ -168,7 +216,11 @@ impl Builder<'_> {
         match FieldType::parse(ty) {
             Some(t) => t,
             None => {
-                self.err(anchor, ty, format!("unknown type {ty:?} (expected one of {})", FieldType::NAMES));
+                self.err(
+                    anchor,
+                    ty,
+                    format!("unknown type {ty:?} (expected one of {})", FieldType::NAMES),
+                );
                 FieldType::Any
             }
         }
@@ -185,9 +237,20 @@ struct Pending {
     traced: bool,
 }
 
-fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) -> Result<(Flow, Vec<Diagnostic>), Vec<Diagnostic>> {
+fn compile_flow(
+    root: &Path,
+    file: &Path,
+    text: &str,
+    sources: &[DataSource],
+) -> Result<(Flow, Vec<Diagnostic>), Vec<Diagnostic>> {
     let ff: FlowFile = serde_norway::from_str(text).map_err(|e| vec![yaml_error(file, &e)])?;
-    let mut b = Builder { root, loc: Locator { file, text }, env: Env::new(), errors: vec![], warnings: vec![] };
+    let mut b = Builder {
+        root,
+        loc: Locator { file, text },
+        env: Env::new(),
+        errors: vec![],
+        warnings: vec![],
+    };
 
     // ---- declarations: inputs, builtins, models, rule sets, tables
     let input_slot = b.env.declare("input", Type::map(Type::String, Type::Dyn));
@@ -196,28 +259,63 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
         let l = def.long();
         let ty = b.field_type(name, &l.ty);
         let slot = b.env.declare(&format!("input.{name}"), ty.cel_type());
-        inputs.push(InputField { name: name.clone(), ty, required: l.required, slot, one_of: l.one_of, min: l.min, max: l.max });
+        inputs.push(InputField {
+            name: name.clone(),
+            ty,
+            required: l.required,
+            slot,
+            one_of: l.one_of,
+            min: l.min,
+            max: l.max,
+        });
     }
-    let builtin_types = [Type::String, Type::list(Type::String), Type::list(Type::String), Type::Bool];
-    let builtin_slots: Vec<usize> = BUILTINS.iter().zip(builtin_types).map(|(n, t)| b.env.declare(n, t)).collect();
+    let builtin_types = [
+        Type::String,
+        Type::list(Type::String),
+        Type::list(Type::String),
+        Type::Bool,
+    ];
+    let builtin_slots: Vec<usize> = BUILTINS
+        .iter()
+        .zip(builtin_types)
+        .map(|(n, t)| b.env.declare(n, t))
+        .collect();
     let mut model_slots = Vec::new();
     for name in ff.models.keys() {
         let s = b.env.declare(&format!("models.{name}.score"), Type::Double);
-        let p = b.env.declare(&format!("models.{name}.probability"), Type::Double);
-        let r = b.env.declare(&format!("models.{name}.reasons"), Type::list(Type::String));
+        let p = b
+            .env
+            .declare(&format!("models.{name}.probability"), Type::Double);
+        let r = b
+            .env
+            .declare(&format!("models.{name}.reasons"), Type::list(Type::String));
         model_slots.push(vec![s, p, r]);
     }
     let mut ruleset_slots = Vec::new();
     for name in ff.rulesets.keys() {
-        let fields = [("hit", Type::Bool), ("hits", Type::list(Type::String)), ("reasons", Type::list(Type::String)), ("decision", Type::String), ("review", Type::Bool)];
-        ruleset_slots.push(fields.into_iter().map(|(f, t)| b.env.declare(&format!("rules.{name}.{f}"), t)).collect::<Vec<_>>());
+        let fields = [
+            ("hit", Type::Bool),
+            ("hits", Type::list(Type::String)),
+            ("reasons", Type::list(Type::String)),
+            ("decision", Type::String),
+            ("review", Type::Bool),
+        ];
+        ruleset_slots.push(
+            fields
+                .into_iter()
+                .map(|(f, t)| b.env.declare(&format!("rules.{name}.{f}"), t))
+                .collect::<Vec<_>>(),
+        );
     }
     let mut table_slots = Vec::new();
     for (name, t) in &ff.tables {
         let mut slots = vec![b.env.declare(&format!("tables.{name}.matched"), Type::Bool)];
         for (col, ty) in &t.outputs {
             let ft = b.field_type(col, ty).cel_type();
-            let is_list = matches!(t.hit_policy, TableHitPolicy::Collect | TableHitPolicy::RuleOrder) && t.aggregate.is_none();
+            let is_list = matches!(
+                t.hit_policy,
+                TableHitPolicy::Collect | TableHitPolicy::RuleOrder
+            ) && t.aggregate.is_none();
             let ct = match (is_list, t.aggregate) {
                 (true, _) => Type::list(ft),
                 (false, Some(Aggregate::Count)) => Type::Int,
@@ -242,26 +340,44 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
     let mut output_slots = HashMap::new();
     for (name, ft, _) in &outputs_decl {
         if !BUILTINS.contains(&name.as_str()) {
-            output_slots.insert(name.clone(), b.env.declare(&format!("output.{name}"), ft.cel_type()));
+            output_slots.insert(
+                name.clone(),
+                b.env.declare(&format!("output.{name}"), ft.cel_type()),
+            );
         }
     }
 
     // ---- variables: declare, find dependencies, order, compile with inferred types
     for name in ff.variables.keys() {
-        if BUILTINS.contains(&name.as_str()) || ["input", "models", "rules", "tables", "output"].contains(&name.as_str()) {
+        if BUILTINS.contains(&name.as_str())
+            || ["input", "models", "rules", "tables", "output"].contains(&name.as_str())
+        {
             b.err(name, name, format!("variable name {name:?} is reserved"));
         }
         if name.contains('.') {
-            b.err(name, name, format!("variable name {name:?} may not contain '.'"));
+            b.err(
+                name,
+                name,
+                format!("variable name {name:?} may not contain '.'"),
+            );
         }
         b.env.declare(name, Type::Dyn);
     }
-    let var_slot: HashMap<String, usize> = ff.variables.keys().filter_map(|n| b.env.slot(n).map(|s| (n.clone(), s))).collect();
+    let var_slot: HashMap<String, usize> = ff
+        .variables
+        .keys()
+        .filter_map(|n| b.env.slot(n).map(|s| (n.clone(), s)))
+        .collect();
     let slot_var: HashMap<usize, &str> = var_slot.iter().map(|(n, s)| (*s, n.as_str())).collect();
     let var_exprs = |def: &VariableDef| -> Vec<String> {
         match def {
             VariableDef::Expr(e) => vec![e.clone()],
-            VariableDef::Long(l) => l.expr.iter().cloned().chain(l.request.values().cloned()).collect(),
+            VariableDef::Long(l) => l
+                .expr
+                .iter()
+                .cloned()
+                .chain(l.request.values().cloned())
+                .collect(),
         }
     };
     // First pass (types all dyn): which variables each variable reads.
@@ -270,8 +386,14 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
         let mut deps = Vec::new();
         for src in var_exprs(def) {
             match Program::compile(&src, &b.env) {
-                Ok(p) => deps.extend(p.references().into_iter().filter_map(|s| slot_var.get(&s).copied())),
-                Err(e) => b.errors.push(b.loc.cel(name, &src, &format!("variable {name}"), &e)),
+                Ok(p) => deps.extend(
+                    p.references()
+                        .into_iter()
+                        .filter_map(|s| slot_var.get(&s).copied()),
+                ),
+                Err(e) => b
+                    .errors
+                    .push(b.loc.cel(name, &src, &format!("variable {name}"), &e)),
             }
         }
         var_deps.insert(name.as_str(), deps);
@@ -280,7 +402,11 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
         Ok(o) => o,
         Err(cycle) => {
             let first = cycle.first().copied().unwrap_or("");
-            b.err(first, first, format!("variables form a cycle: {}", cycle.join(" → ")));
+            b.err(
+                first,
+                first,
+                format!("variables form a cycle: {}", cycle.join(" → ")),
+            );
             return Err(b.errors);
         }
     };
@@ -292,7 +418,14 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
             VariableDef::Expr(src) => {
                 if let Some(p) = b.cel(name, src, &format!("variable {name}")) {
                     b.env.declare(name, p.result_type().clone());
-                    pending.push(Pending { name: name.to_string(), reads: p.references(), kind: NodeKind::Expr(p), out_slots: vec![slot], extra_deps: vec![], traced: true });
+                    pending.push(Pending {
+                        name: name.to_string(),
+                        reads: p.references(),
+                        kind: NodeKind::Expr(p),
+                        out_slots: vec![slot],
+                        extra_deps: vec![],
+                        traced: true,
+                    });
                 }
             }
             VariableDef::Long(l) => {
@@ -309,19 +442,31 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
                                 None => p.result_type().clone(),
                             };
                             b.env.declare(name, ty);
-                            pending.push(Pending { name: name.to_string(), reads: p.references(), kind: NodeKind::Expr(p), out_slots: vec![slot], extra_deps: vec![], traced: true });
+                            pending.push(Pending {
+                                name: name.to_string(),
+                                reads: p.references(),
+                                kind: NodeKind::Expr(p),
+                                out_slots: vec![slot],
+                                extra_deps: vec![],
+                                traced: true,
+                            });
                         }
                     }
                     (None, Some(source)) => {
                         let Some(si) = sources.iter().position(|s| &s.name == source) else {
-                            let known: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+                            let known: Vec<&str> =
+                                sources.iter().map(|s| s.name.as_str()).collect();
                             b.err(name, source, format!("variable {name}: unknown data source {source:?} (riskflow.yaml defines: {})", known.join(", ")));
                             continue;
                         };
                         let mut request = Vec::new();
                         let mut reads = Vec::new();
                         for (field, src) in &l.request {
-                            if let Some(p) = b.cel(name, src, &format!("variable {name}, request field {field}")) {
+                            if let Some(p) = b.cel(
+                                name,
+                                src,
+                                &format!("variable {name}, request field {field}"),
+                            ) {
                                 reads.extend(p.references());
                                 request.push((field.clone(), p));
                             }
@@ -346,15 +491,30 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
                         };
                         pending.push(Pending {
                             name: name.to_string(),
-                            kind: NodeKind::Source(SourceNode { source: si, source_name: source.clone(), request, response, default, reason }),
+                            kind: NodeKind::Source(SourceNode {
+                                source: si,
+                                source_name: source.clone(),
+                                request,
+                                response,
+                                default,
+                                reason,
+                            }),
                             out_slots: vec![slot],
                             reads,
                             extra_deps: vec![],
                             traced: true,
                         });
                     }
-                    (Some(_), Some(_)) => b.err(name, name, format!("variable {name} has both `expr` and `source`; pick one")),
-                    (None, None) => b.err(name, name, format!("variable {name} needs `expr` or `source`")),
+                    (Some(_), Some(_)) => b.err(
+                        name,
+                        name,
+                        format!("variable {name} has both `expr` and `source`; pick one"),
+                    ),
+                    (None, None) => b.err(
+                        name,
+                        name,
+                        format!("variable {name} needs `expr` or `source`"),
+                    ),
                 }
             }
         }
@@ -377,12 +537,23 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
         if let Some(model) = build_model(&mut b, name, def, &feature_names, &feature_types) {
             if let Some(n) = model.feature_count() {
                 if n != features.len() && !features.is_empty() {
-                    b.err(name, name, format!("model {name} reads {n} features but {} are defined under `features`", features.len()));
+                    b.err(
+                        name,
+                        name,
+                        format!(
+                            "model {name} reads {n} features but {} are defined under `features`",
+                            features.len()
+                        ),
+                    );
                 }
             }
             pending.push(Pending {
                 name: format!("models.{name}"),
-                kind: NodeKind::Model(ModelNode { model: Arc::new(model), feature_names, features }),
+                kind: NodeKind::Model(ModelNode {
+                    model: Arc::new(model),
+                    feature_names,
+                    features,
+                }),
                 out_slots: model_slots[mi].clone(),
                 reads,
                 extra_deps: vec![],
@@ -396,7 +567,14 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
     let default_decision = match ff.decisions.iter().position(|d| *d == ff.default_decision) {
         Some(i) => i,
         None => {
-            b.err("default_decision", &ff.default_decision, format!("default_decision {:?} is not one of the decisions {:?}", ff.default_decision, ff.decisions));
+            b.err(
+                "default_decision",
+                &ff.default_decision,
+                format!(
+                    "default_decision {:?} is not one of the decisions {:?}",
+                    ff.default_decision, ff.decisions
+                ),
+            );
             0
         }
     };
@@ -408,18 +586,39 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
         let mut seen = std::collections::HashSet::new();
         for r in &rs.rules {
             if !seen.insert(r.id.clone()) {
-                b.err(&r.id, &r.id, format!("rule id {} appears twice in rule set {rs_name}", r.id));
+                b.err(
+                    &r.id,
+                    &r.id,
+                    format!("rule id {} appears twice in rule set {rs_name}", r.id),
+                );
             }
-            let Some(when) = b.cel(&r.id, &r.when, &format!("rule {}", r.id)) else { continue };
+            let Some(when) = b.cel(&r.id, &r.when, &format!("rule {}", r.id)) else {
+                continue;
+            };
             if !matches!(when.result_type(), Type::Bool | Type::Dyn) {
-                b.err(&r.id, &r.when, format!("rule {}: condition has type {}, expected bool", r.id, when.result_type()));
+                b.err(
+                    &r.id,
+                    &r.when,
+                    format!(
+                        "rule {}: condition has type {}, expected bool",
+                        r.id,
+                        when.result_type()
+                    ),
+                );
             }
             reads.extend(when.references());
             let decision = match &r.then.decision {
                 Some(d) => match ff.decisions.iter().position(|x| x == d) {
                     Some(i) => Some(i),
                     None => {
-                        b.err(&r.id, d, format!("rule {}: decision {d:?} is not one of {:?}", r.id, ff.decisions));
+                        b.err(
+                            &r.id,
+                            d,
+                            format!(
+                                "rule {}: decision {d:?} is not one of {:?}",
+                                r.id, ff.decisions
+                            ),
+                        );
                         None
                     }
                 },
@@ -428,7 +627,11 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
             let mut set = Vec::new();
             for (out, src) in &r.then.set {
                 let Some((_, ft, _)) = outputs_decl.iter().find(|(n, _, _)| n == out) else {
-                    b.err(&r.id, out, format!("rule {} sets {out:?}, which is not a declared output", r.id));
+                    b.err(
+                        &r.id,
+                        out,
+                        format!("rule {} sets {out:?}, which is not a declared output", r.id),
+                    );
                     continue;
                 };
                 if BUILTINS.contains(&out.as_str()) {
@@ -438,7 +641,16 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
                 let ft = ft.clone();
                 if let Some(p) = b.cel(&r.id, src, &format!("rule {}, set {out}", r.id)) {
                     if !ft.accepts(p.result_type()) {
-                        b.err(&r.id, src, format!("rule {} sets {out} ({}) to a {}", r.id, ft.describe(), p.result_type()));
+                        b.err(
+                            &r.id,
+                            src,
+                            format!(
+                                "rule {} sets {out} ({}) to a {}",
+                                r.id,
+                                ft.describe(),
+                                p.result_type()
+                            ),
+                        );
                     }
                     reads.extend(p.references());
                     let idx = settable.iter().position(|s| s == out).unwrap_or_else(|| {
@@ -461,15 +673,28 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
         }
         if rs.hit_policy == RuleHitPolicy::Priority {
             rules.sort_by(|a, c| {
-                let sa = rs.rules.iter().find(|r| *r.id == *a.id).map(|r| r.salience).unwrap_or(0);
-                let sc = rs.rules.iter().find(|r| *r.id == *c.id).map(|r| r.salience).unwrap_or(0);
+                let sa = rs
+                    .rules
+                    .iter()
+                    .find(|r| *r.id == *a.id)
+                    .map(|r| r.salience)
+                    .unwrap_or(0);
+                let sc = rs
+                    .rules
+                    .iter()
+                    .find(|r| *r.id == *c.id)
+                    .map(|r| r.salience)
+                    .unwrap_or(0);
                 sc.cmp(&sa)
             });
         }
         ruleset_nodes.push(pending.len());
         pending.push(Pending {
             name: format!("rules.{rs_name}"),
-            kind: NodeKind::RuleSet(RuleSetNode { policy: rs.hit_policy, rules }),
+            kind: NodeKind::RuleSet(RuleSetNode {
+                policy: rs.hit_policy,
+                rules,
+            }),
             out_slots: ruleset_slots[ri].clone(),
             reads,
             extra_deps: vec![],
@@ -480,16 +705,32 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
     // ---- decision tables
     for (ti, (tname, tdef)) in ff.tables.iter().enumerate() {
         if let Some((node, reads)) = build_table(&mut b, tname, tdef, column_slot) {
-            pending.push(Pending { name: format!("tables.{tname}"), kind: NodeKind::Table(node), out_slots: table_slots[ti].clone(), reads, extra_deps: vec![], traced: false });
+            pending.push(Pending {
+                name: format!("tables.{tname}"),
+                kind: NodeKind::Table(node),
+                out_slots: table_slots[ti].clone(),
+                reads,
+                extra_deps: vec![],
+                traced: false,
+            });
         }
     }
 
     // ---- finalize and outputs
     let finalize_idx = pending.len();
-    let source_nodes: Vec<usize> = pending.iter().enumerate().filter(|(_, p)| matches!(p.kind, NodeKind::Source(_))).map(|(i, _)| i).collect();
+    let source_nodes: Vec<usize> = pending
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| matches!(p.kind, NodeKind::Source(_)))
+        .map(|(i, _)| i)
+        .collect();
     pending.push(Pending {
         name: "decision".into(),
-        kind: NodeKind::Finalize(FinalizeNode { rulesets: ruleset_nodes.clone(), sources: source_nodes, settable: settable.clone() }),
+        kind: NodeKind::Finalize(FinalizeNode {
+            rulesets: ruleset_nodes.clone(),
+            sources: source_nodes,
+            settable: settable.clone(),
+        }),
         out_slots: builtin_slots.clone(),
         reads: vec![],
         extra_deps: ruleset_nodes.clone(),
@@ -499,31 +740,66 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
     for (name, ft, expr) in &outputs_decl {
         if let Some(bi) = BUILTINS.iter().position(|n| n == name) {
             if expr.is_some() {
-                b.err(name, name, format!("output {name} is built in; it cannot have an `expr`"));
+                b.err(
+                    name,
+                    name,
+                    format!("output {name} is built in; it cannot have an `expr`"),
+                );
             }
-            outputs.push(OutputField { name: name.clone(), ty: ft.clone(), slot: builtin_slots[bi], node: finalize_idx });
+            outputs.push(OutputField {
+                name: name.clone(),
+                ty: ft.clone(),
+                slot: builtin_slots[bi],
+                node: finalize_idx,
+            });
             continue;
         }
         let slot = output_slots[name];
-        let program = expr.as_ref().and_then(|src| b.cel(name, src, &format!("output {name}")));
+        let program = expr
+            .as_ref()
+            .and_then(|src| b.cel(name, src, &format!("output {name}")));
         if let Some(p) = &program {
             if !ft.accepts(p.result_type()) {
                 let src = expr.as_deref().unwrap_or("");
-                b.err(name, src, format!("output {name} is declared {} but its expression has type {}", ft.describe(), p.result_type()));
+                b.err(
+                    name,
+                    src,
+                    format!(
+                        "output {name} is declared {} but its expression has type {}",
+                        ft.describe(),
+                        p.result_type()
+                    ),
+                );
             }
         }
         let override_index = settable.iter().position(|s| s == name);
         if program.is_none() && override_index.is_none() && expr.is_none() {
-            b.err(name, name, format!("output {name} has no `expr` and no rule sets it"));
+            b.err(
+                name,
+                name,
+                format!("output {name} has no `expr` and no rule sets it"),
+            );
         }
         let reads = program.as_ref().map(|p| p.references()).unwrap_or_default();
-        outputs.push(OutputField { name: name.clone(), ty: ft.clone(), slot, node: pending.len() });
+        outputs.push(OutputField {
+            name: name.clone(),
+            ty: ft.clone(),
+            slot,
+            node: pending.len(),
+        });
         pending.push(Pending {
             name: format!("output.{name}"),
-            kind: NodeKind::Output { program, override_index },
+            kind: NodeKind::Output {
+                program,
+                override_index,
+            },
             out_slots: vec![slot],
             reads,
-            extra_deps: if override_index.is_some() { vec![finalize_idx] } else { vec![] },
+            extra_deps: if override_index.is_some() {
+                vec![finalize_idx]
+            } else {
+                vec![]
+            },
             traced: false,
         });
     }
@@ -542,7 +818,12 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
     let deps: Vec<Vec<usize>> = pending
         .iter()
         .map(|p| {
-            let mut d: Vec<usize> = p.reads.iter().filter_map(|s| producer.get(s).copied()).chain(p.extra_deps.iter().copied()).collect();
+            let mut d: Vec<usize> = p
+                .reads
+                .iter()
+                .filter_map(|s| producer.get(s).copied())
+                .chain(p.extra_deps.iter().copied())
+                .collect();
             input_map_needed |= p.reads.contains(&input_slot);
             d.sort_unstable();
             d.dedup();
@@ -555,7 +836,11 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
         Ok(o) => o,
         Err(cycle) => {
             let path: Vec<&str> = cycle.iter().map(|i| names[*i].as_str()).collect();
-            return Err(vec![b.loc.at(path[0].rsplit('.').next().unwrap_or(""), "", format!("dependency cycle: {}", path.join(" → ")))]);
+            return Err(vec![b.loc.at(
+                path[0].rsplit('.').next().unwrap_or(""),
+                "",
+                format!("dependency cycle: {}", path.join(" → ")),
+            )]);
         }
     };
     let mut new_index = vec![0; pending.len()];
@@ -571,7 +856,13 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
             f.rulesets = f.rulesets.iter().map(|i| new_index[*i]).collect();
             f.sources = f.sources.iter().map(|i| new_index[*i]).collect();
         }
-        nodes.push(Node { name: p.name, kind, out_slots: p.out_slots, deps: deps[*old].iter().map(|d| new_index[*d]).collect(), traced: p.traced });
+        nodes.push(Node {
+            name: p.name,
+            kind,
+            out_slots: p.out_slots,
+            deps: deps[*old].iter().map(|d| new_index[*d]).collect(),
+            traced: p.traced,
+        });
     }
     for o in &mut outputs {
         o.node = new_index[o.node];
@@ -597,7 +888,13 @@ fn compile_flow(root: &Path, file: &Path, text: &str, sources: &[DataSource]) ->
     Ok((flow, b.warnings))
 }
 
-fn build_model(b: &mut Builder<'_>, name: &str, def: &ModelDef, feature_names: &[String], feature_types: &[Type]) -> Option<Model> {
+fn build_model(
+    b: &mut Builder<'_>,
+    name: &str,
+    def: &ModelDef,
+    feature_names: &[String],
+    feature_types: &[Type],
+) -> Option<Model> {
     let read = |b: &mut Builder<'_>, file: &Option<String>| -> Option<String> {
         let Some(f) = file else {
             b.err(name, name, format!("model {name} needs a `file`"));
@@ -613,45 +910,66 @@ fn build_model(b: &mut Builder<'_>, name: &str, def: &ModelDef, feature_names: &
     };
     let loaded = match def.kind.as_str() {
         "xgboost" => read(b, &def.file).map(|t| models::XgBoost::from_json(&t).map(Model::XgBoost)),
-        "lightgbm" => read(b, &def.file).map(|t| models::LightGbm::from_text(&t).map(Model::LightGbm)),
+        "lightgbm" => {
+            read(b, &def.file).map(|t| models::LightGbm::from_text(&t).map(Model::LightGbm))
+        }
         "logistic" => {
             let lr = match (&def.logistic, &def.file) {
                 (Some(l), _) => Some(l.clone()),
-                (None, f) => read(b, f).and_then(|t| match serde_norway::from_str::<LogisticDef>(&t) {
-                    Ok(l) => Some(l),
-                    Err(e) => {
-                        b.err(name, name, format!("model {name}: {e}"));
-                        None
-                    }
-                }),
+                (None, f) => {
+                    read(b, f).and_then(|t| match serde_norway::from_str::<LogisticDef>(&t) {
+                        Ok(l) => Some(l),
+                        Err(e) => {
+                            b.err(name, name, format!("model {name}: {e}"));
+                            None
+                        }
+                    })
+                }
             }?;
             let mut coefficients = Vec::new();
             for f in feature_names {
                 coefficients.push(*lr.coefficients.get(f).or_else(|| {
-                    b.err(name, f, format!("model {name}: no coefficient for feature {f}"));
+                    b.err(
+                        name,
+                        f,
+                        format!("model {name}: no coefficient for feature {f}"),
+                    );
                     None
                 })?);
             }
             for c in lr.coefficients.keys() {
                 if !feature_names.contains(c) {
-                    b.err(name, c, format!("model {name}: coefficient {c} names no feature"));
+                    b.err(
+                        name,
+                        c,
+                        format!("model {name}: coefficient {c} names no feature"),
+                    );
                 }
             }
-            Some(Ok(Model::Logistic(models::Logistic { intercept: lr.intercept, coefficients })))
+            Some(Ok(Model::Logistic(models::Logistic {
+                intercept: lr.intercept,
+                coefficients,
+            })))
         }
         "scorecard" => {
             let sc = match (&def.scorecard, &def.file) {
                 (Some(s), _) => Some(s.clone()),
-                (None, f) => read(b, f).and_then(|t| match serde_norway::from_str::<ScorecardDef>(&t) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        b.err(name, name, format!("model {name}: {e}"));
-                        None
-                    }
-                }),
+                (None, f) => {
+                    read(b, f).and_then(|t| match serde_norway::from_str::<ScorecardDef>(&t) {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            b.err(name, name, format!("model {name}: {e}"));
+                            None
+                        }
+                    })
+                }
             }?;
             if sc.characteristics.len() != feature_names.len()
-                || sc.characteristics.iter().zip(feature_names).any(|(c, f)| &c.feature != f)
+                || sc
+                    .characteristics
+                    .iter()
+                    .zip(feature_names)
+                    .any(|(c, f)| &c.feature != f)
             {
                 b.err(name, name, format!("model {name}: characteristics must list the features in the same order as `features`"));
                 return None;
@@ -663,20 +981,36 @@ fn build_model(b: &mut Builder<'_>, name: &str, def: &ModelDef, feature_names: &
                     let test = match &bin.when {
                         Some(w) => match parse_cell(w, *ty == Type::String) {
                             Ok(Test::Expr(_)) => {
-                                b.err(name, w, format!("model {name}: bin {w:?} must be a literal test"));
+                                b.err(
+                                    name,
+                                    w,
+                                    format!("model {name}: bin {w:?} must be a literal test"),
+                                );
                                 None
                             }
                             Ok(t) => Some(t),
                             Err(e) => {
-                                b.err(name, w, format!("model {name}, characteristic {}: {e}", ch.feature));
+                                b.err(
+                                    name,
+                                    w,
+                                    format!("model {name}, characteristic {}: {e}", ch.feature),
+                                );
                                 None
                             }
                         },
                         None => None,
                     };
-                    bins.push(models::scorecard_bin(test, bin.missing, bin.otherwise, bin.points));
+                    bins.push(models::scorecard_bin(
+                        test,
+                        bin.missing,
+                        bin.otherwise,
+                        bin.points,
+                    ));
                 }
-                chars.push(models::scorecard_characteristic(Arc::from(ch.reason.as_str()), bins));
+                chars.push(models::scorecard_characteristic(
+                    Arc::from(ch.reason.as_str()),
+                    bins,
+                ));
             }
             Some(Ok(Model::Scorecard(models::Scorecard {
                 base_points: sc.base_points,
@@ -686,25 +1020,44 @@ fn build_model(b: &mut Builder<'_>, name: &str, def: &ModelDef, feature_names: &
             })))
         }
         other => {
-            b.err(name, other, format!("model {name}: unknown type {other:?} (scorecard, logistic, xgboost, lightgbm)"));
+            b.err(
+                name,
+                other,
+                format!(
+                    "model {name}: unknown type {other:?} (scorecard, logistic, xgboost, lightgbm)"
+                ),
+            );
             None
         }
     }?;
     match loaded {
         Ok(m) => Some(m),
         Err(e) => {
-            b.err(name, def.file.as_deref().unwrap_or(name), format!("model {name}: {e}"));
+            b.err(
+                name,
+                def.file.as_deref().unwrap_or(name),
+                format!("model {name}: {e}"),
+            );
             None
         }
     }
 }
 
-fn build_table(b: &mut Builder<'_>, tname: &str, tdef: &TableDef, column_slot: usize) -> Option<(TableNode, Vec<usize>)> {
+fn build_table(
+    b: &mut Builder<'_>,
+    tname: &str,
+    tdef: &TableDef,
+    column_slot: usize,
+) -> Option<(TableNode, Vec<usize>)> {
     let path = b.root.join(&tdef.file);
     let sheet = match table::read_sheet(&path, tdef.sheet.as_deref()) {
         Ok(s) => s,
         Err(e) => {
-            b.err(tname, &tdef.file, format!("table {tname}: {}: {e}", tdef.file));
+            b.err(
+                tname,
+                &tdef.file,
+                format!("table {tname}: {}: {e}", tdef.file),
+            );
             return None;
         }
     };
@@ -713,8 +1066,18 @@ fn build_table(b: &mut Builder<'_>, tname: &str, tdef: &TableDef, column_slot: u
     let col_of = |name: &str| sheet.header.iter().position(|h| h == name);
     let mut errors = Vec::new();
     for h in &sheet.header {
-        if !tdef.inputs.contains_key(h) && !tdef.outputs.contains_key(h) && h != "priority" && !h.is_empty() && h != "description" {
-            errors.push(terr(1, format!("table {tname}: column {h:?} is neither an input nor an output in the flow")));
+        if !tdef.inputs.contains_key(h)
+            && !tdef.outputs.contains_key(h)
+            && h != "priority"
+            && !h.is_empty()
+            && h != "description"
+        {
+            errors.push(terr(
+                1,
+                format!(
+                    "table {tname}: column {h:?} is neither an input nor an output in the flow"
+                ),
+            ));
         }
     }
     let mut input_progs = Vec::new();
@@ -725,7 +1088,10 @@ fn build_table(b: &mut Builder<'_>, tname: &str, tdef: &TableDef, column_slot: u
     for (col, src) in &tdef.inputs {
         match col_of(col) {
             Some(c) => input_cols.push(c),
-            None => errors.push(terr(1, format!("table {tname}: input column {col:?} is not in the sheet's header"))),
+            None => errors.push(terr(
+                1,
+                format!("table {tname}: input column {col:?} is not in the sheet's header"),
+            )),
         }
         if let Some(p) = b.cel(tname, src, &format!("table {tname}, input {col}")) {
             reads.extend(p.references());
@@ -739,16 +1105,29 @@ fn build_table(b: &mut Builder<'_>, tname: &str, tdef: &TableDef, column_slot: u
     for (col, ty) in &tdef.outputs {
         match col_of(col) {
             Some(c) => output_cols.push(c),
-            None => errors.push(terr(1, format!("table {tname}: output column {col:?} is not in the sheet's header"))),
+            None => errors.push(terr(
+                1,
+                format!("table {tname}: output column {col:?} is not in the sheet's header"),
+            )),
         }
         output_types.push(FieldType::parse(ty).unwrap_or(FieldType::Any));
     }
     let prio_col = col_of("priority");
     if tdef.hit_policy == TableHitPolicy::Priority && prio_col.is_none() {
-        errors.push(terr(1, format!("table {tname}: hit policy priority needs a `priority` column")));
+        errors.push(terr(
+            1,
+            format!("table {tname}: hit policy priority needs a `priority` column"),
+        ));
     }
-    if tdef.aggregate.is_some() && (tdef.hit_policy != TableHitPolicy::Collect || tdef.outputs.len() != 1) {
-        errors.push(terr(1, format!("table {tname}: `aggregate` needs hit policy collect and exactly one output column")));
+    if tdef.aggregate.is_some()
+        && (tdef.hit_policy != TableHitPolicy::Collect || tdef.outputs.len() != 1)
+    {
+        errors.push(terr(
+            1,
+            format!(
+                "table {tname}: `aggregate` needs hit policy collect and exactly one output column"
+            ),
+        ));
     }
     if !errors.is_empty() || input_progs.len() != tdef.inputs.len() {
         b.errors.extend(errors);
@@ -769,7 +1148,14 @@ fn build_table(b: &mut Builder<'_>, tname: &str, tdef: &TableDef, column_slot: u
                             exprs.push(Some(p));
                         }
                         Err(e) => {
-                            errors.push(terr(*line, format!("table {tname}, column {}: {}", sheet.header[*c], e.render(&src).replace(COLUMN_VAR, "?"))));
+                            errors.push(terr(
+                                *line,
+                                format!(
+                                    "table {tname}, column {}: {}",
+                                    sheet.header[*c],
+                                    e.render(&src).replace(COLUMN_VAR, "?")
+                                ),
+                            ));
                             exprs.push(None);
                         }
                     }
@@ -780,7 +1166,10 @@ fn build_table(b: &mut Builder<'_>, tname: &str, tdef: &TableDef, column_slot: u
                     exprs.push(None);
                 }
                 Err(e) => {
-                    errors.push(terr(*line, format!("table {tname}, column {}: {e}", sheet.header[*c])));
+                    errors.push(terr(
+                        *line,
+                        format!("table {tname}, column {}: {e}", sheet.header[*c]),
+                    ));
                     tests.push(Test::Any);
                     exprs.push(None);
                 }
@@ -798,18 +1187,36 @@ fn build_table(b: &mut Builder<'_>, tname: &str, tdef: &TableDef, column_slot: u
             };
             match v {
                 Ok(v) => outs.push(v),
-                Err(e) => errors.push(terr(*line, format!("table {tname}, column {}: {e}", sheet.header[*c]))),
+                Err(e) => errors.push(terr(
+                    *line,
+                    format!("table {tname}, column {}: {e}", sheet.header[*c]),
+                )),
             }
         }
-        let priority = prio_col.map(|c| get(c).trim().parse::<i64>().unwrap_or(0)).unwrap_or(0);
-        rows.push(Row { line: *line, tests, exprs, outputs: outs, priority });
+        let priority = prio_col
+            .map(|c| get(c).trim().parse::<i64>().unwrap_or(0))
+            .unwrap_or(0);
+        rows.push(Row {
+            line: *line,
+            tests,
+            exprs,
+            outputs: outs,
+            priority,
+        });
     }
     b.env.declare(COLUMN_VAR, Type::Dyn);
     if !errors.is_empty() {
         b.errors.extend(errors);
         return None;
     }
-    let mut t = Table::new(tname.to_string(), tdef.hit_policy, tdef.aggregate, tdef.inputs.keys().cloned().collect(), tdef.outputs.keys().cloned().collect(), rows);
+    let mut t = Table::new(
+        tname.to_string(),
+        tdef.hit_policy,
+        tdef.aggregate,
+        tdef.inputs.keys().cloned().collect(),
+        tdef.outputs.keys().cloned().collect(),
+        rows,
+    );
     t.integer_columns = input_types.iter().map(|ty| *ty == Type::Int).collect();
     match table::analyze(&t, tdef.complete) {
         Ok(findings) => {
@@ -824,19 +1231,32 @@ fn build_table(b: &mut Builder<'_>, tname: &str, tdef: &TableDef, column_slot: u
         }
         Err(note) => {
             if tdef.complete {
-                b.warnings.push(diag(&path, 1, 1, format!("table {tname}: {note}")));
+                b.warnings
+                    .push(diag(&path, 1, 1, format!("table {tname}: {note}")));
             }
         }
     }
-    Some((TableNode { table: Arc::new(t), inputs: input_progs, column_slot }, reads))
+    Some((
+        TableNode {
+            table: Arc::new(t),
+            inputs: input_progs,
+            column_slot,
+        },
+        reads,
+    ))
 }
 
 /// Orders names so that each comes after what it reads; Err(cycle path) on a cycle.
 fn topo_order<'a>(deps: &IndexMap<&'a str, Vec<&'a str>>) -> Result<Vec<&'a str>, Vec<&'a str>> {
     let names: Vec<&str> = deps.keys().copied().collect();
     let idx: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-    let d: Vec<Vec<usize>> = names.iter().map(|n| deps[n].iter().filter_map(|x| idx.get(x).copied()).collect()).collect();
-    topo_indices(&d).map(|o| o.into_iter().map(|i| names[i]).collect()).map_err(|c| c.into_iter().map(|i| names[i]).collect())
+    let d: Vec<Vec<usize>> = names
+        .iter()
+        .map(|n| deps[n].iter().filter_map(|x| idx.get(x).copied()).collect())
+        .collect();
+    topo_indices(&d)
+        .map(|o| o.into_iter().map(|i| names[i]).collect())
+        .map_err(|c| c.into_iter().map(|i| names[i]).collect())
 }
 
 /// Depth-first topological sort; on a cycle, returns the cycle's path (first node repeated at the end).
@@ -893,14 +1313,23 @@ mod tests {
         let deps = vec![vec![1], vec![2], vec![0]];
         let c = topo_indices(&deps).unwrap_err();
         assert_eq!(c, vec![0, 1, 2, 0]);
-        assert_eq!(topo_indices(&[vec![], vec![0], vec![0, 1]]).unwrap(), vec![0, 1, 2]);
+        assert_eq!(
+            topo_indices(&[vec![], vec![0], vec![0, 1]]).unwrap(),
+            vec![0, 1, 2]
+        );
     }
 
     #[test]
     fn env_expansion() {
         let mut vars = HashMap::new();
-        assert_eq!(expand_env("http://${RISKFLOW_TEST_UNSET_VAR:-127.0.0.1:9}/x", &vars), "http://127.0.0.1:9/x");
+        assert_eq!(
+            expand_env("http://${RISKFLOW_TEST_UNSET_VAR:-127.0.0.1:9}/x", &vars),
+            "http://127.0.0.1:9/x"
+        );
         vars.insert("RISKFLOW_TEST_UNSET_VAR".to_string(), "h:1".to_string());
-        assert_eq!(expand_env("http://${RISKFLOW_TEST_UNSET_VAR:-127.0.0.1:9}/x", &vars), "http://h:1/x");
+        assert_eq!(
+            expand_env("http://${RISKFLOW_TEST_UNSET_VAR:-127.0.0.1:9}/x", &vars),
+            "http://h:1/x"
+        );
     }
 }

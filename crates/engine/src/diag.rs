@@ -14,7 +14,14 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.message
+        )
     }
 }
 
@@ -29,7 +36,11 @@ impl Locator<'_> {
     /// Position of `needle`, preferring its first occurrence after `anchor`
     /// (e.g. the rule id or the variable name it belongs to).
     pub fn find(&self, anchor: &str, needle: &str) -> (usize, usize) {
-        let start = if anchor.is_empty() { 0 } else { self.key_offset(anchor).unwrap_or(0) };
+        let start = if anchor.is_empty() {
+            0
+        } else {
+            self.key_offset(anchor).unwrap_or(0)
+        };
         let off = self.text[start..]
             .find(needle)
             .map(|o| o + start)
@@ -39,7 +50,12 @@ impl Locator<'_> {
     }
 
     fn key_offset(&self, anchor: &str) -> Option<usize> {
-        for pat in [format!("{anchor}:"), format!("id: {anchor}"), format!("\"{anchor}\""), anchor.to_string()] {
+        for pat in [
+            format!("{anchor}:"),
+            format!("id: {anchor}"),
+            format!("\"{anchor}\""),
+            anchor.to_string(),
+        ] {
             if let Some(o) = self.text.find(&pat) {
                 return Some(o);
             }
@@ -49,17 +65,40 @@ impl Locator<'_> {
 
     pub fn at(&self, anchor: &str, needle: &str, message: impl Into<String>) -> Diagnostic {
         let (line, col) = self.find(anchor, needle);
-        Diagnostic { file: self.file.to_path_buf(), line, col, message: message.into() }
+        Diagnostic {
+            file: self.file.to_path_buf(),
+            line,
+            col,
+            message: message.into(),
+        }
     }
 
     /// A CEL error inside `expr`, positioned at the offending character.
-    pub fn cel(&self, anchor: &str, expr: &str, what: &str, err: &riskflow_expr::CompileError) -> Diagnostic {
+    pub fn cel(
+        &self,
+        anchor: &str,
+        expr: &str,
+        what: &str,
+        err: &riskflow_expr::CompileError,
+    ) -> Diagnostic {
         let (line, col) = self.find(anchor, expr);
         let (eline, ecol) = err.line_col(expr);
-        let (line, col) = if eline == 1 { (line, col + ecol - 1) } else { (line + eline - 1, ecol) };
+        let (line, col) = if eline == 1 {
+            (line, col + ecol - 1)
+        } else {
+            (line + eline - 1, ecol)
+        };
         let rendered = err.render(expr);
-        let detail = rendered.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
-        Diagnostic { file: self.file.to_path_buf(), line, col, message: format!("{what}: {}\n{detail}", err.message) }
+        let detail = rendered
+            .split_once('\n')
+            .map(|(_, rest)| rest)
+            .unwrap_or("");
+        Diagnostic {
+            file: self.file.to_path_buf(),
+            line,
+            col,
+            message: format!("{what}: {}\n{detail}", err.message),
+        }
     }
 }
 

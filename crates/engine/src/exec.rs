@@ -60,7 +60,10 @@ pub type SourceResult = Result<(Json, &'static str, u32), (String, u32)>;
 
 /// Something that answers data-source calls (HTTP in production, canned in tests).
 pub trait Fetcher: Send + Sync {
-    fn fetch_all(&self, calls: Vec<SourceCall>) -> impl std::future::Future<Output = Vec<SourceResult>> + Send;
+    fn fetch_all(
+        &self,
+        calls: Vec<SourceCall>,
+    ) -> impl std::future::Future<Output = Vec<SourceResult>> + Send;
 }
 
 /// Answers given with the request (variable name → response body): tests,
@@ -82,7 +85,10 @@ impl Answers {
                 Err((o["$error"].as_str().unwrap_or("error").to_string(), 1))
             }
             Some(j) => Ok((j.clone(), "supplied", 0)),
-            None => Err((format!("no answer supplied for data-source variable {}", c.variable), 0)),
+            None => Err((
+                format!("no answer supplied for data-source variable {}", c.variable),
+                0,
+            )),
         }
     }
 }
@@ -105,15 +111,24 @@ struct Run<'f> {
 impl Flow {
     /// Decides with every data-source answer supplied (no I/O): the fast path
     /// for flows without data sources, and for tests, benchmarks and replays.
-    pub fn decide(&self, input: &Json, answers: &Answers, opts: DecideOptions) -> Result<Decision, DecideError> {
+    pub fn decide(
+        &self,
+        input: &Json,
+        answers: &Answers,
+        opts: DecideOptions,
+    ) -> Result<Decision, DecideError> {
         let started = Instant::now();
         let mut run = self.start(input, opts)?;
         for step in &self.full_plan.steps {
             match step {
                 Step::Compute(n) => run.compute(*n)?,
                 Step::Fetch(ns) => {
-                    let calls = ns.iter().map(|n| run.call(*n)).collect::<Result<Vec<_>, _>>()?;
-                    let results: Vec<SourceResult> = calls.iter().map(|c| answers.answer(c)).collect();
+                    let calls = ns
+                        .iter()
+                        .map(|n| run.call(*n))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let results: Vec<SourceResult> =
+                        calls.iter().map(|c| answers.answer(c)).collect();
                     for ((n, c), r) in ns.iter().zip(calls).zip(results) {
                         run.finish_source(*n, c, r)?;
                     }
@@ -125,18 +140,36 @@ impl Flow {
 
     /// Decides, calling data sources through `fetcher`; calls that are ready
     /// together are made together.
-    pub async fn decide_async<F: Fetcher>(&self, input: &Json, fetcher: &F, opts: DecideOptions) -> Result<Decision, DecideError> {
+    pub async fn decide_async<F: Fetcher>(
+        &self,
+        input: &Json,
+        fetcher: &F,
+        opts: DecideOptions,
+    ) -> Result<Decision, DecideError> {
         let started = Instant::now();
         let mut run = self.start(input, opts)?;
         for step in &self.full_plan.steps {
             match step {
                 Step::Compute(n) => run.compute(*n)?,
                 Step::Fetch(ns) => {
-                    let calls = ns.iter().map(|n| run.call(*n)).collect::<Result<Vec<_>, _>>()?;
+                    let calls = ns
+                        .iter()
+                        .map(|n| run.call(*n))
+                        .collect::<Result<Vec<_>, _>>()?;
                     let t = Instant::now();
                     let results = fetcher.fetch_all(calls.clone()).await;
                     if let Some(tr) = &mut run.trace {
-                        tr.timings_us.insert(format!("fetch[{}]", calls.iter().map(|c| c.variable.as_str()).collect::<Vec<_>>().join(",")), t.elapsed().as_secs_f64() * 1e6);
+                        tr.timings_us.insert(
+                            format!(
+                                "fetch[{}]",
+                                calls
+                                    .iter()
+                                    .map(|c| c.variable.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            ),
+                            t.elapsed().as_secs_f64() * 1e6,
+                        );
                     }
                     for ((n, c), r) in ns.iter().zip(calls).zip(results) {
                         run.finish_source(*n, c, r)?;
@@ -150,30 +183,45 @@ impl Flow {
     /// Checks and converts the input; every problem is listed.
     pub fn bind_input(&self, input: &Json, slots: &mut [Value]) -> Result<(), DecideError> {
         let Json::Object(obj) = input else {
-            return Err(DecideError::InvalidInput(vec![FieldError { field: "(input)".into(), message: "expected a JSON object".into() }]));
+            return Err(DecideError::InvalidInput(vec![FieldError {
+                field: "(input)".into(),
+                message: "expected a JSON object".into(),
+            }]));
         };
         let mut errors = Vec::new();
         for f in &self.inputs {
             match obj.get(&f.name) {
                 None | Some(Json::Null) => {
                     if f.required {
-                        errors.push(FieldError { field: f.name.clone(), message: format!("required; expected {}", f.ty.describe()) });
+                        errors.push(FieldError {
+                            field: f.name.clone(),
+                            message: format!("required; expected {}", f.ty.describe()),
+                        });
                     }
                 }
                 Some(j) => match f.ty.from_json(j) {
                     Ok(v) => {
                         if let Some(msg) = f.constraint_violation(&v) {
-                            errors.push(FieldError { field: f.name.clone(), message: msg });
+                            errors.push(FieldError {
+                                field: f.name.clone(),
+                                message: msg,
+                            });
                         }
                         slots[f.slot] = v;
                     }
-                    Err(message) => errors.push(FieldError { field: f.name.clone(), message }),
+                    Err(message) => errors.push(FieldError {
+                        field: f.name.clone(),
+                        message,
+                    }),
                 },
             }
         }
         for k in obj.keys() {
             if !self.inputs.iter().any(|f| &f.name == k) {
-                errors.push(FieldError { field: k.clone(), message: format!("unknown field (flow {} does not declare it)", self.name) });
+                errors.push(FieldError {
+                    field: k.clone(),
+                    message: format!("unknown field (flow {} does not declare it)", self.name),
+                });
             }
         }
         if !errors.is_empty() {
@@ -183,7 +231,10 @@ impl Flow {
             let mut m = Map::with_capacity(self.inputs.len());
             for f in &self.inputs {
                 if obj.get(&f.name).is_some_and(|j| !j.is_null()) {
-                    m.insert(Key::String(Arc::from(f.name.as_str())), slots[f.slot].clone());
+                    m.insert(
+                        Key::String(Arc::from(f.name.as_str())),
+                        slots[f.slot].clone(),
+                    );
                 }
             }
             slots[self.input_slot] = Value::map(m);
@@ -222,10 +273,16 @@ impl InputField {
         };
         if let Some(x) = x {
             if self.min.is_some_and(|m| x < m) {
-                return Some(format!("{x} is below the minimum {}", self.min.unwrap_or_default()));
+                return Some(format!(
+                    "{x} is below the minimum {}",
+                    self.min.unwrap_or_default()
+                ));
             }
             if self.max.is_some_and(|m| x > m) {
-                return Some(format!("{x} is above the maximum {}", self.max.unwrap_or_default()));
+                return Some(format!(
+                    "{x} is above the maximum {}",
+                    self.max.unwrap_or_default()
+                ));
             }
         }
         None
@@ -233,14 +290,20 @@ impl InputField {
 }
 
 fn eval_err(node: &str, e: impl std::fmt::Display) -> DecideError {
-    DecideError::Eval { node: node.to_string(), message: e.to_string() }
+    DecideError::Eval {
+        node: node.to_string(),
+        message: e.to_string(),
+    }
 }
 
 fn as_bool(node: &str, v: Value) -> Result<bool, DecideError> {
     match v {
         Value::Bool(b) => Ok(b),
         Value::Null => Ok(false),
-        other => Err(eval_err(node, format!("condition gave {}, expected bool", other.type_name().name()))),
+        other => Err(eval_err(
+            node,
+            format!("condition gave {}, expected bool", other.type_name().name()),
+        )),
     }
 }
 
@@ -263,7 +326,10 @@ impl Run<'_> {
             NodeKind::RuleSet(rs) => self.ruleset(n, node, rs)?,
             NodeKind::Table(tn) => self.table(node, tn)?,
             NodeKind::Finalize(f) => self.finalize(node, f),
-            NodeKind::Output { program, override_index } => {
+            NodeKind::Output {
+                program,
+                override_index,
+            } => {
                 let v = match override_index.and_then(|i| self.overrides[i].clone()) {
                     Some(v) => v,
                     None => match program {
@@ -275,9 +341,13 @@ impl Run<'_> {
             }
         }
         if let (Some(tr), Some(t)) = (&mut self.trace, t) {
-            tr.timings_us.insert(node.name.clone(), t.elapsed().as_secs_f64() * 1e6);
+            tr.timings_us
+                .insert(node.name.clone(), t.elapsed().as_secs_f64() * 1e6);
             if node.traced {
-                tr.variables.insert(node.name.clone(), json::to_json(&self.slots[node.out_slots[0]]));
+                tr.variables.insert(
+                    node.name.clone(),
+                    json::to_json(&self.slots[node.out_slots[0]]),
+                );
             }
         }
         Ok(())
@@ -285,22 +355,38 @@ impl Run<'_> {
 
     fn call(&self, n: usize) -> Result<SourceCall, DecideError> {
         let node = &self.flow.nodes[n];
-        let NodeKind::Source(s) = &node.kind else { unreachable!("fetch steps hold sources") };
+        let NodeKind::Source(s) = &node.kind else {
+            unreachable!("fetch steps hold sources")
+        };
         let mut body = serde_json::Map::new();
         for (field, p) in &s.request {
             body.insert(field.clone(), json::to_json(&self.eval(p, &node.name)?));
         }
-        Ok(SourceCall { variable: node.name.clone(), source: s.source, request: Json::Object(body) })
+        Ok(SourceCall {
+            variable: node.name.clone(),
+            source: s.source,
+            request: Json::Object(body),
+        })
     }
 
-    fn finish_source(&mut self, n: usize, call: SourceCall, result: SourceResult) -> Result<(), DecideError> {
+    fn finish_source(
+        &mut self,
+        n: usize,
+        call: SourceCall,
+        result: SourceResult,
+    ) -> Result<(), DecideError> {
         let node = &self.flow.nodes[n];
-        let NodeKind::Source(s) = &node.kind else { unreachable!("fetch steps hold sources") };
+        let NodeKind::Source(s) = &node.kind else {
+            unreachable!("fetch steps hold sources")
+        };
         let (value, via, attempts, response, error) = match result {
             Ok((body, via, attempts)) => {
                 let v = json::from_json(&body);
                 let mapped = match &s.response {
-                    Some(p) => p.eval(&[v][..]).map_err(|e| DecideError::Source { variable: node.name.clone(), message: format!("response mapping failed: {e}") })?,
+                    Some(p) => p.eval(&[v][..]).map_err(|e| DecideError::Source {
+                        variable: node.name.clone(),
+                        message: format!("response mapping failed: {e}"),
+                    })?,
                     None => v,
                 };
                 (mapped, via, attempts, Some(body), None)
@@ -312,12 +398,26 @@ impl Run<'_> {
                     }
                     (json::from_json(d), "default", attempts, None, Some(message))
                 }
-                None => return Err(DecideError::Source { variable: node.name.clone(), message }),
+                None => {
+                    return Err(DecideError::Source {
+                        variable: node.name.clone(),
+                        message,
+                    });
+                }
             },
         };
         if let Some(tr) = &mut self.trace {
-            tr.sources.push(SourceTrace { variable: node.name.clone(), source: s.source_name.clone(), request: call.request, response, error, via: via.to_string(), attempts });
-            tr.variables.insert(node.name.clone(), json::to_json(&value));
+            tr.sources.push(SourceTrace {
+                variable: node.name.clone(),
+                source: s.source_name.clone(),
+                request: call.request,
+                response,
+                error,
+                via: via.to_string(),
+                attempts,
+            });
+            tr.variables
+                .insert(node.name.clone(), json::to_json(&value));
         }
         self.slots[node.out_slots[0]] = value;
         Ok(())
@@ -328,8 +428,15 @@ impl Run<'_> {
         for (p, name) in m.features.iter().zip(&m.feature_names) {
             xs.push(self.eval(p, &format!("{}.{name}", node.name))?);
         }
-        let pred = m.model.predict(&xs, &m.feature_names).map_err(|e| eval_err(&node.name, e))?;
-        let reasons: Vec<Value> = pred.reasons.iter().map(|r| Value::String(r.clone())).collect();
+        let pred = m
+            .model
+            .predict(&xs, &m.feature_names)
+            .map_err(|e| eval_err(&node.name, e))?;
+        let reasons: Vec<Value> = pred
+            .reasons
+            .iter()
+            .map(|r| Value::String(r.clone()))
+            .collect();
         self.slots[node.out_slots[0]] = Value::Double(pred.score);
         self.slots[node.out_slots[1]] = pred.probability.map(Value::Double).unwrap_or(Value::Null);
         self.slots[node.out_slots[2]] = Value::list(reasons);
@@ -339,7 +446,12 @@ impl Run<'_> {
                 score: pred.score,
                 probability: pred.probability,
                 reasons: pred.reasons.iter().map(|r| r.to_string()).collect(),
-                features: m.feature_names.iter().cloned().zip(xs.iter().map(json::to_json)).collect(),
+                features: m
+                    .feature_names
+                    .iter()
+                    .cloned()
+                    .zip(xs.iter().map(json::to_json))
+                    .collect(),
             });
         }
         Ok(())
@@ -351,7 +463,10 @@ impl Run<'_> {
             if !r.enabled {
                 continue;
             }
-            let v = r.when.eval(&self.slots[..]).map_err(|e| eval_err(&format!("{} rule {}", node.name, r.id), e))?;
+            let v = r
+                .when
+                .eval(&self.slots[..])
+                .map_err(|e| eval_err(&format!("{} rule {}", node.name, r.id), e))?;
             if as_bool(&r.id, v)? {
                 hits.push(i);
                 if rs.policy != crate::project::RuleHitPolicy::All {
@@ -378,7 +493,9 @@ impl Run<'_> {
         self.slots[s[0]] = Value::Bool(!hits.is_empty());
         self.slots[s[1]] = Value::list(ids);
         self.slots[s[2]] = Value::list(reasons);
-        self.slots[s[3]] = strongest.map(|d| Value::String(self.flow.decisions[d].clone())).unwrap_or(Value::Null);
+        self.slots[s[3]] = strongest
+            .map(|d| Value::String(self.flow.decisions[d].clone()))
+            .unwrap_or(Value::Null);
         self.slots[s[4]] = Value::Bool(review);
         self.hits[n] = hits;
         Ok(())
@@ -397,7 +514,10 @@ impl Run<'_> {
                 slots[col] = v.clone();
                 match p.eval(&slots[..]) {
                     Ok(Value::Bool(b)) => Ok(b),
-                    Ok(other) => Err(format!("cell gave {}, expected bool", other.type_name().name())),
+                    Ok(other) => Err(format!(
+                        "cell gave {}, expected bool",
+                        other.type_name().name()
+                    )),
                     Err(e) => Err(e.to_string()),
                 }
             })
@@ -411,9 +531,19 @@ impl Run<'_> {
             let t = &tn.table;
             tr.tables.push(TableTrace {
                 table: t.name.clone(),
-                inputs: t.input_names.iter().cloned().zip(inputs.iter().map(json::to_json)).collect(),
+                inputs: t
+                    .input_names
+                    .iter()
+                    .cloned()
+                    .zip(inputs.iter().map(json::to_json))
+                    .collect(),
                 lines: result.rows.iter().map(|r| t.rows[*r].line).collect(),
-                outputs: t.output_names.iter().cloned().zip(result.outputs.iter().map(json::to_json)).collect(),
+                outputs: t
+                    .output_names
+                    .iter()
+                    .cloned()
+                    .zip(result.outputs.iter().map(json::to_json))
+                    .collect(),
             });
         }
         Ok(())
@@ -427,7 +557,9 @@ impl Run<'_> {
         let mut review = false;
         let mut hit_traces = Vec::new();
         for &rs_node in &f.rulesets {
-            let NodeKind::RuleSet(rs) = &flow.nodes[rs_node].kind else { continue };
+            let NodeKind::RuleSet(rs) = &flow.nodes[rs_node].kind else {
+                continue;
+            };
             for &i in &self.hits[rs_node] {
                 let r = &rs.rules[i];
                 if let Some(d) = r.decision {
@@ -452,7 +584,10 @@ impl Run<'_> {
                 }
                 if self.trace.is_some() {
                     hit_traces.push(RuleHit {
-                        ruleset: flow.nodes[rs_node].name.trim_start_matches("rules.").to_string(),
+                        ruleset: flow.nodes[rs_node]
+                            .name
+                            .trim_start_matches("rules.")
+                            .to_string(),
                         rule: r.id.to_string(),
                         decision: r.decision.map(|d| flow.decisions[d].to_string()),
                         reason: r.reason.as_ref().map(|x| x.to_string()),
@@ -482,10 +617,18 @@ impl Run<'_> {
 
     fn finish(mut self, started: Instant) -> Decision {
         let flow = self.flow;
-        let outputs = flow.outputs.iter().map(|o| (o.name.clone(), o.ty.to_json(&self.slots[o.slot]))).collect();
+        let outputs = flow
+            .outputs
+            .iter()
+            .map(|o| (o.name.clone(), o.ty.to_json(&self.slots[o.slot])))
+            .collect();
         if let Some(tr) = &mut self.trace {
             tr.total_us = started.elapsed().as_secs_f64() * 1e6;
         }
-        Decision { flow: flow.name.clone(), outputs, trace: self.trace }
+        Decision {
+            flow: flow.name.clone(),
+            outputs,
+            trace: self.trace,
+        }
     }
 }

@@ -52,7 +52,8 @@ impl FieldType {
         })
     }
 
-    pub const NAMES: &'static str = "bool, int, double, string, money, timestamp, duration, list<T>, map, any";
+    pub const NAMES: &'static str =
+        "bool, int, double, string, money, timestamp, duration, list<T>, map, any";
 
     /// The CEL type expressions see.
     pub fn cel_type(&self) -> Type {
@@ -86,16 +87,24 @@ impl FieldType {
         match (self, j) {
             (FieldType::Any, j) => Ok(riskflow_expr::json::from_json(j)),
             (FieldType::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
-            (FieldType::Int, Json::Number(n)) => n.as_i64().map(Value::Int).ok_or_else(|| format!("expected an integer, got {n}")),
-            (FieldType::Double, Json::Number(n)) => n.as_f64().map(Value::Double).ok_or_else(|| format!("expected a number, got {n}")),
+            (FieldType::Int, Json::Number(n)) => n
+                .as_i64()
+                .map(Value::Int)
+                .ok_or_else(|| format!("expected an integer, got {n}")),
+            (FieldType::Double, Json::Number(n)) => n
+                .as_f64()
+                .map(Value::Double)
+                .ok_or_else(|| format!("expected a number, got {n}")),
             (FieldType::String, Json::String(s)) => Ok(Value::string(s)),
             (FieldType::Money, Json::Number(n)) => parse_money(&n.to_string()).map(Value::Int),
             (FieldType::Money, Json::String(s)) => parse_money(s).map(Value::Int),
-            (FieldType::Timestamp, Json::String(s)) => {
-                Timestamp::parse(s).map(Value::Timestamp).map_err(|_| format!("expected an RFC 3339 timestamp, got {s:?}"))
-            }
+            (FieldType::Timestamp, Json::String(s)) => Timestamp::parse(s)
+                .map(Value::Timestamp)
+                .map_err(|_| format!("expected an RFC 3339 timestamp, got {s:?}")),
             (FieldType::Duration, Json::String(s)) => {
-                Duration::parse(s).map(Value::Duration).map_err(|_| format!("expected a duration such as \"90s\" or \"1h30m\", got {s:?}"))
+                Duration::parse(s).map(Value::Duration).map_err(|_| {
+                    format!("expected a duration such as \"90s\" or \"1h30m\", got {s:?}")
+                })
             }
             (FieldType::List(inner), Json::Array(items)) => {
                 let mut out = Vec::with_capacity(items.len());
@@ -107,7 +116,10 @@ impl FieldType {
             (FieldType::Map, Json::Object(o)) => {
                 let mut m = Map::with_capacity(o.len());
                 for (k, v) in o {
-                    m.insert(Key::String(Arc::from(k.as_str())), riskflow_expr::json::from_json(v));
+                    m.insert(
+                        Key::String(Arc::from(k.as_str())),
+                        riskflow_expr::json::from_json(v),
+                    );
                 }
                 Ok(Value::map(m))
             }
@@ -130,7 +142,9 @@ impl FieldType {
             FieldType::Int => "an integer".into(),
             FieldType::Double => "a number".into(),
             FieldType::String => "a string".into(),
-            FieldType::Money => format!("an amount of money (a decimal with at most {MONEY_SCALE} places)"),
+            FieldType::Money => {
+                format!("an amount of money (a decimal with at most {MONEY_SCALE} places)")
+            }
             FieldType::Timestamp => "an RFC 3339 timestamp".into(),
             FieldType::Duration => "a duration string".into(),
             FieldType::List(t) => format!("a list of {}", t.describe()),
@@ -159,7 +173,9 @@ pub fn parse_money(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("expected an amount of money, got {s:?}"))?;
     let d = d.normalize();
     if d.scale() > MONEY_SCALE {
-        return Err(format!("amount {s} has more than {MONEY_SCALE} decimal places"));
+        return Err(format!(
+            "amount {s} has more than {MONEY_SCALE} decimal places"
+        ));
     }
     let minor = d
         .checked_mul(Decimal::from(10i64.pow(MONEY_SCALE)))

@@ -72,7 +72,10 @@ pub enum NodeKind {
     /// Aggregates rule hits into decision, reasons, tags, manual_review and `set` overrides.
     Finalize(FinalizeNode),
     /// A declared output computed by an expression; a rule's `set` may override it.
-    Output { program: Option<Program>, override_index: Option<usize> },
+    Output {
+        program: Option<Program>,
+        override_index: Option<usize>,
+    },
 }
 
 pub struct SourceNode {
@@ -139,17 +142,26 @@ impl Flow {
     /// The plan that computes the named outputs (all when `None`): only the
     /// nodes they depend on, data-source calls that are ready together batched.
     pub fn plan(&self, outputs: Option<&[&str]>) -> Result<Plan, String> {
-        let Some(names) = outputs else { return Ok(self.full_plan.clone()) };
+        let Some(names) = outputs else {
+            return Ok(self.full_plan.clone());
+        };
         let mut roots = Vec::new();
         for n in names {
-            let o = self.outputs.iter().find(|o| o.name == *n).ok_or_else(|| format!("flow {} has no output {n:?}", self.name))?;
+            let o = self
+                .outputs
+                .iter()
+                .find(|o| o.name == *n)
+                .ok_or_else(|| format!("flow {} has no output {n:?}", self.name))?;
             roots.push(o.node);
         }
         Ok(build_plan(&self.nodes, &roots))
     }
 
     pub fn slot_value<'a>(&self, slots: &'a [Value], name: &str) -> Option<&'a Value> {
-        self.slot_names.iter().position(|n| n == name).and_then(|i| slots.get(i))
+        self.slot_names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| slots.get(i))
     }
 }
 
@@ -189,7 +201,10 @@ pub fn build_plan(nodes: &[Node], roots: &[usize]) -> Plan {
         let fetch: Vec<usize> = pending
             .iter()
             .copied()
-            .filter(|n| matches!(nodes[*n].kind, NodeKind::Source(_)) && nodes[*n].deps.iter().all(|d| done[*d]))
+            .filter(|n| {
+                matches!(nodes[*n].kind, NodeKind::Source(_))
+                    && nodes[*n].deps.iter().all(|d| done[*d])
+            })
             .collect();
         if fetch.is_empty() {
             break; // unreachable for an acyclic graph

@@ -21,14 +21,21 @@ pub struct HttpFetcher {
 
 impl HttpFetcher {
     pub fn new(sources: Vec<DataSource>) -> HttpFetcher {
-        HttpFetcher { client: reqwest::Client::new(), sources, cache: Mutex::new(HashMap::new()), supplied: HashMap::new() }
+        HttpFetcher {
+            client: reqwest::Client::new(),
+            sources,
+            cache: Mutex::new(HashMap::new()),
+            supplied: HashMap::new(),
+        }
     }
 
     async fn call(&self, c: &SourceCall) -> SourceResult {
         if self.supplied.contains_key(&c.variable) {
             return crate::exec::Answers(self.supplied.clone()).answer(c);
         }
-        let Some(src) = self.sources.get(c.source) else { return Err(("unknown data source".into(), 0)) };
+        let Some(src) = self.sources.get(c.source) else {
+            return Err(("unknown data source".into(), 0));
+        };
         let key = (c.source, c.request.to_string());
         if src.cache_ttl_s > 0 {
             if let Ok(cache) = self.cache.lock() {
@@ -57,7 +64,10 @@ impl HttpFetcher {
                 Err(e) => last_error = e,
             }
         }
-        Err((format!("{} after {attempts} attempt(s): {last_error}", src.name), attempts))
+        Err((
+            format!("{} after {attempts} attempt(s): {last_error}", src.name),
+            attempts,
+        ))
     }
 
     async fn once(&self, src: &DataSource, request: &Json) -> Result<Json, String> {
@@ -65,7 +75,18 @@ impl HttpFetcher {
             "GET" => {
                 let params: Vec<(String, String)> = request
                     .as_object()
-                    .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect())
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v.as_str()
+                                        .map(str::to_string)
+                                        .unwrap_or_else(|| v.to_string()),
+                                )
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
                 self.client.get(&src.url).query(&params)
             }
@@ -74,21 +95,33 @@ impl HttpFetcher {
         for (k, v) in &src.headers {
             req = req.header(k, v);
         }
-        let resp = req.timeout(Duration::from_millis(src.timeout_ms)).send().await.map_err(|e| {
-            if e.is_timeout() { format!("timed out after {} ms", src.timeout_ms) } else { format!("request failed: {e}") }
-        })?;
+        let resp = req
+            .timeout(Duration::from_millis(src.timeout_ms))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    format!("timed out after {} ms", src.timeout_ms)
+                } else {
+                    format!("request failed: {e}")
+                }
+            })?;
         let status = resp.status();
         if !status.is_success() {
             return Err(format!("HTTP {status}"));
         }
-        resp.json::<Json>().await.map_err(|e| format!("response is not JSON: {e}"))
+        resp.json::<Json>()
+            .await
+            .map_err(|e| format!("response is not JSON: {e}"))
     }
 }
 
 /// 50 ms · 2^(attempt-1), ±50 % jitter derived from the request (deterministic, no RNG needed).
 fn backoff(attempt: u32, salt: &str) -> Duration {
     let base = 50u64 << (attempt - 1).min(6);
-    let h = salt.bytes().fold(attempt as u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    let h = salt.bytes().fold(attempt as u64, |h, b| {
+        h.wrapping_mul(31).wrapping_add(b as u64)
+    });
     Duration::from_millis(base / 2 + h % base.max(1))
 }
 

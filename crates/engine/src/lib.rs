@@ -22,6 +22,6 @@ pub mod trace;
 
 pub use compile::{Project, load, load_with};
 pub use diag::Diagnostic;
-pub use exec::{Answers, DecideError, DecideOptions, Decision, FieldError, Fetcher, SourceCall};
+pub use exec::{Answers, DecideError, DecideOptions, Decision, Fetcher, FieldError, SourceCall};
 pub use flow::Flow;
 pub use trace::Trace;

@@ -27,11 +27,17 @@ pub struct Sheet {
 
 /// Reads a CSV or XLSX (`.xlsx`, `.xlsm`) sheet.
 pub fn read_sheet(path: &Path, sheet: Option<&str>) -> Result<Sheet, String> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "csv" => read_csv(path),
         "xlsx" | "xlsm" | "xls" | "ods" => read_xlsx(path, sheet),
-        _ => Err(format!("unsupported table file type {ext:?} (use .csv or .xlsx)")),
+        _ => Err(format!(
+            "unsupported table file type {ext:?} (use .csv or .xlsx)"
+        )),
     }
 }
 
@@ -42,7 +48,12 @@ fn read_csv(path: &Path) -> Result<Sheet, String> {
         .comment(Some(b'#'))
         .from_path(path)
         .map_err(|e| e.to_string())?;
-    let header: Vec<String> = rdr.headers().map_err(|e| e.to_string())?.iter().map(|h| h.trim().to_string()).collect();
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
     let mut rows = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| match e.position() {
@@ -60,14 +71,24 @@ fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<Sheet, String> {
     let mut wb = open_workbook_auto(path).map_err(|e| e.to_string())?;
     let name = match sheet {
         Some(s) => s.to_string(),
-        None => wb.sheet_names().first().cloned().ok_or("the workbook has no sheets")?,
+        None => wb
+            .sheet_names()
+            .first()
+            .cloned()
+            .ok_or("the workbook has no sheets")?,
     };
-    let range = wb.worksheet_range(&name).map_err(|e| format!("sheet {name:?}: {e}"))?;
+    let range = wb
+        .worksheet_range(&name)
+        .map_err(|e| format!("sheet {name:?}: {e}"))?;
     let cell = |d: &Data| match d {
         Data::Empty => String::new(),
         Data::String(s) => s.clone(),
         Data::Float(f) => {
-            if f.fract() == 0.0 && f.abs() < 1e15 { format!("{}", *f as i64) } else { format!("{f}") }
+            if f.fract() == 0.0 && f.abs() < 1e15 {
+                format!("{}", *f as i64)
+            } else {
+                format!("{f}")
+            }
         }
         Data::Int(i) => i.to_string(),
         Data::Bool(b) => b.to_string(),
@@ -127,9 +148,16 @@ impl Bits {
 enum ColumnIndex {
     /// Numeric axis: sorted cut points; region 2k+1 is the point cuts[k],
     /// region 2k the open interval below it; `regions[2*len]` is above the last cut.
-    Numeric { cuts: Vec<f64>, regions: Vec<Bits>, other: Bits },
+    Numeric {
+        cuts: Vec<f64>,
+        regions: Vec<Bits>,
+        other: Bits,
+    },
     /// Discrete values (strings, bools): one bitset per literal, `other` for anything else.
-    Discrete { map: HashMap<Key, Bits>, other: Bits },
+    Discrete {
+        map: HashMap<Key, Bits>,
+        other: Bits,
+    },
 }
 
 /// How many bitset words an index may hold before the column is left unindexed.
@@ -142,7 +170,9 @@ impl ColumnIndex {
         for r in rows {
             for v in test_literals(&r.tests[col])? {
                 match v {
-                    Value::Int(_) | Value::Uint(_) | Value::Double(_) => numbers.push(v.as_f64().unwrap_or(f64::NAN)),
+                    Value::Int(_) | Value::Uint(_) | Value::Double(_) => {
+                        numbers.push(v.as_f64().unwrap_or(f64::NAN))
+                    }
                     Value::String(_) | Value::Bool(_) => discrete.push(v.clone()),
                     _ => return None,
                 }
@@ -168,8 +198,15 @@ impl ColumnIndex {
             if (2 * numbers.len() + 1) * words > MAX_INDEX_WORDS {
                 return None;
             }
-            let regions = region_representatives(&numbers).iter().map(|rep| fill(&Value::Double(*rep))).collect();
-            Some(ColumnIndex::Numeric { cuts: numbers, regions, other })
+            let regions = region_representatives(&numbers)
+                .iter()
+                .map(|rep| fill(&Value::Double(*rep)))
+                .collect();
+            Some(ColumnIndex::Numeric {
+                cuts: numbers,
+                regions,
+                other,
+            })
         } else {
             let mut map = HashMap::new();
             for v in discrete {
@@ -180,13 +217,20 @@ impl ColumnIndex {
             }
             // "anything else" for a discrete column: a value equal to no literal.
             let other_value = Value::string("\u{0}riskflow-other");
-            Some(ColumnIndex::Discrete { map, other: fill(&other_value) })
+            Some(ColumnIndex::Discrete {
+                map,
+                other: fill(&other_value),
+            })
         }
     }
 
     fn lookup(&self, v: &Value) -> &Bits {
         match self {
-            ColumnIndex::Numeric { cuts, regions, other } => match v.as_f64() {
+            ColumnIndex::Numeric {
+                cuts,
+                regions,
+                other,
+            } => match v.as_f64() {
                 Some(x) if !x.is_nan() => {
                     let region = match cuts.binary_search_by(|c| c.total_cmp(&x)) {
                         Ok(k) => 2 * k + 1,
@@ -208,7 +252,11 @@ impl ColumnIndex {
 fn region_representatives(cuts: &[f64]) -> Vec<f64> {
     let mut reps = Vec::with_capacity(2 * cuts.len() + 1);
     for (k, c) in cuts.iter().enumerate() {
-        let below = if k == 0 { c - 1.0 - c.abs() } else { (cuts[k - 1] + c) / 2.0 };
+        let below = if k == 0 {
+            c - 1.0 - c.abs()
+        } else {
+            (cuts[k - 1] + c) / 2.0
+        };
         reps.push(below);
         reps.push(*c);
     }
@@ -237,15 +285,28 @@ pub enum TableError {
     /// ANY: matching rows disagree on their outputs.
     AnyConflict { lines: Vec<usize> },
     /// An expression cell failed.
-    Cell { line: usize, column: String, message: String },
+    Cell {
+        line: usize,
+        column: String,
+        message: String,
+    },
 }
 
 impl std::fmt::Display for TableError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TableError::NotUnique { lines } => write!(f, "hit policy UNIQUE but rows on lines {lines:?} all match"),
-            TableError::AnyConflict { lines } => write!(f, "hit policy ANY but matching rows on lines {lines:?} give different outputs"),
-            TableError::Cell { line, column, message } => write!(f, "line {line}, column {column}: {message}"),
+            TableError::NotUnique { lines } => {
+                write!(f, "hit policy UNIQUE but rows on lines {lines:?} all match")
+            }
+            TableError::AnyConflict { lines } => write!(
+                f,
+                "hit policy ANY but matching rows on lines {lines:?} give different outputs"
+            ),
+            TableError::Cell {
+                line,
+                column,
+                message,
+            } => write!(f, "line {line}, column {column}: {message}"),
         }
     }
 }
@@ -270,9 +331,20 @@ impl Table {
         rows: Vec<Row>,
     ) -> Table {
         let words = rows.len().div_ceil(64).max(1);
-        let index = (0..input_names.len()).map(|c| ColumnIndex::build(c, &rows, words)).collect();
+        let index = (0..input_names.len())
+            .map(|c| ColumnIndex::build(c, &rows, words))
+            .collect();
         let integer_columns = vec![false; input_names.len()];
-        Table { name, policy, aggregate, input_names, output_names, rows, integer_columns, index }
+        Table {
+            name,
+            policy,
+            aggregate,
+            input_names,
+            output_names,
+            rows,
+            integer_columns,
+            index,
+        }
     }
 
     /// Whether every input column is indexed (no row-by-row scan of any column).
@@ -311,11 +383,13 @@ impl Table {
                     continue;
                 }
                 let ok = match (&row.tests[c], &row.exprs[c]) {
-                    (Test::Expr(_), Some(p)) => eval_cell(p, &inputs[c]).map_err(|message| TableError::Cell {
-                        line: row.line,
-                        column: self.input_names[c].clone(),
-                        message,
-                    })?,
+                    (Test::Expr(_), Some(p)) => {
+                        eval_cell(p, &inputs[c]).map_err(|message| TableError::Cell {
+                            line: row.line,
+                            column: self.input_names[c].clone(),
+                            message,
+                        })?
+                    }
                     (t, _) => t.matches(&inputs[c]),
                 };
                 if !ok {
@@ -351,40 +425,71 @@ impl Table {
 
     fn apply_policy(&self, hits: Vec<usize>) -> Result<TableResult, TableError> {
         let n_out = self.output_names.len();
-        let none = || TableResult { rows: vec![], outputs: vec![Value::Null; n_out] };
-        let one = |i: usize| TableResult { rows: vec![i], outputs: self.rows[i].outputs.clone() };
+        let none = || TableResult {
+            rows: vec![],
+            outputs: vec![Value::Null; n_out],
+        };
+        let one = |i: usize| TableResult {
+            rows: vec![i],
+            outputs: self.rows[i].outputs.clone(),
+        };
         let lines = |hits: &[usize]| hits.iter().map(|i| self.rows[*i].line).collect::<Vec<_>>();
         Ok(match self.policy {
             TableHitPolicy::First => hits.first().map(|i| one(*i)).unwrap_or_else(none),
             TableHitPolicy::Unique => match hits.len() {
                 0 => none(),
                 1 => one(hits[0]),
-                _ => return Err(TableError::NotUnique { lines: lines(&hits) }),
+                _ => {
+                    return Err(TableError::NotUnique {
+                        lines: lines(&hits),
+                    });
+                }
             },
             TableHitPolicy::Any => {
-                let Some(first) = hits.first() else { return Ok(none()) };
+                let Some(first) = hits.first() else {
+                    return Ok(none());
+                };
                 let out = &self.rows[*first].outputs;
-                if hits.iter().any(|i| self.rows[*i].outputs.iter().zip(out).any(|(a, b)| !a.cel_eq(b))) {
-                    return Err(TableError::AnyConflict { lines: lines(&hits) });
+                if hits.iter().any(|i| {
+                    self.rows[*i]
+                        .outputs
+                        .iter()
+                        .zip(out)
+                        .any(|(a, b)| !a.cel_eq(b))
+                }) {
+                    return Err(TableError::AnyConflict {
+                        lines: lines(&hits),
+                    });
                 }
                 one(*first)
             }
             TableHitPolicy::Priority => hits
                 .iter()
                 .copied()
-                .max_by(|a, b| self.rows[*a].priority.cmp(&self.rows[*b].priority).then(b.cmp(a)))
+                .max_by(|a, b| {
+                    self.rows[*a]
+                        .priority
+                        .cmp(&self.rows[*b].priority)
+                        .then(b.cmp(a))
+                })
                 .map(one)
                 .unwrap_or_else(none),
             TableHitPolicy::RuleOrder | TableHitPolicy::Collect => {
                 let mut outputs = Vec::with_capacity(n_out);
                 for c in 0..n_out {
-                    let vals: Vec<Value> = hits.iter().map(|i| self.rows[*i].outputs[c].clone()).collect();
+                    let vals: Vec<Value> = hits
+                        .iter()
+                        .map(|i| self.rows[*i].outputs[c].clone())
+                        .collect();
                     outputs.push(match (self.policy, self.aggregate) {
                         (TableHitPolicy::Collect, Some(agg)) => aggregate(agg, &vals),
                         _ => Value::list(vals),
                     });
                 }
-                TableResult { rows: hits, outputs }
+                TableResult {
+                    rows: hits,
+                    outputs,
+                }
             }
         })
     }
@@ -396,7 +501,13 @@ fn aggregate(agg: Aggregate, vals: &[Value]) -> Value {
     }
     let all_int = vals.iter().all(|v| matches!(v, Value::Int(_)));
     if all_int {
-        let ints = vals.iter().filter_map(|v| if let Value::Int(i) = v { Some(*i) } else { None });
+        let ints = vals.iter().filter_map(|v| {
+            if let Value::Int(i) = v {
+                Some(*i)
+            } else {
+                None
+            }
+        });
         return match agg {
             Aggregate::Sum => Value::Int(ints.fold(0i64, |a, b| a.saturating_add(b))),
             Aggregate::Min => ints.min().map(Value::Int).unwrap_or(Value::Null),
@@ -407,15 +518,26 @@ fn aggregate(agg: Aggregate, vals: &[Value]) -> Value {
     let fs = vals.iter().filter_map(Value::as_f64);
     match agg {
         Aggregate::Sum => Value::Double(fs.sum()),
-        Aggregate::Min => fs.reduce(f64::min).map(Value::Double).unwrap_or(Value::Null),
-        Aggregate::Max => fs.reduce(f64::max).map(Value::Double).unwrap_or(Value::Null),
+        Aggregate::Min => fs
+            .reduce(f64::min)
+            .map(Value::Double)
+            .unwrap_or(Value::Null),
+        Aggregate::Max => fs
+            .reduce(f64::max)
+            .map(Value::Double)
+            .unwrap_or(Value::Null),
         Aggregate::Count => Value::Null,
     }
 }
 
 /// Parses a row's cells (the column's input is a string when `string_cols[c]`).
 pub fn parse_tests(cells: &[&str], string_cols: &[bool]) -> Result<Vec<Test>, (usize, String)> {
-    cells.iter().zip(string_cols).enumerate().map(|(c, (s, sc))| parse_cell(s, *sc).map_err(|e| (c, e))).collect()
+    cells
+        .iter()
+        .zip(string_cols)
+        .enumerate()
+        .map(|(c, (s, sc))| parse_cell(s, *sc).map_err(|e| (c, e)))
+        .collect()
 }
 
 // ------------------------------------------------------------------ analysis
@@ -434,7 +556,9 @@ fn column_reps(rows: &[Row], col: usize, integer: bool) -> Option<Vec<Value>> {
     for r in rows {
         for v in test_literals(&r.tests[col])? {
             match v {
-                Value::Int(_) | Value::Uint(_) | Value::Double(_) => numbers.push(v.as_f64().unwrap_or(0.0)),
+                Value::Int(_) | Value::Uint(_) | Value::Double(_) => {
+                    numbers.push(v.as_f64().unwrap_or(0.0))
+                }
                 other => {
                     if !discrete.iter().any(|d| d.cel_eq(other)) {
                         discrete.push(other.clone())
@@ -463,7 +587,12 @@ fn column_reps(rows: &[Row], col: usize, integer: bool) -> Option<Vec<Value>> {
             }
             return Some(reps);
         }
-        Some(region_representatives(&numbers).into_iter().map(Value::Double).collect())
+        Some(
+            region_representatives(&numbers)
+                .into_iter()
+                .map(Value::Double)
+                .collect(),
+        )
     } else if discrete.is_empty() {
         Some(vec![Value::Null])
     } else {
@@ -475,7 +604,11 @@ fn column_reps(rows: &[Row], col: usize, integer: bool) -> Option<Vec<Value>> {
 }
 
 fn show(input_names: &[String], combo: &[Value]) -> String {
-    let parts: Vec<String> = input_names.iter().zip(combo).map(|(n, v)| format!("{n}={v}")).collect();
+    let parts: Vec<String> = input_names
+        .iter()
+        .zip(combo)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
     parts.join(", ")
 }
 
@@ -501,13 +634,24 @@ pub fn analyze(t: &Table, complete: bool) -> Result<Vec<Finding>, String> {
     let accepts: Vec<Vec<Vec<usize>>> = t
         .rows
         .iter()
-        .map(|r| (0..cols).map(|c| (0..reps[c].len()).filter(|k| r.tests[c].matches(&reps[c][*k])).collect()).collect())
+        .map(|r| {
+            (0..cols)
+                .map(|c| {
+                    (0..reps[c].len())
+                        .filter(|k| r.tests[c].matches(&reps[c][*k]))
+                        .collect()
+                })
+                .collect()
+        })
         .collect();
     for (i, r) in t.rows.iter().enumerate() {
         if let Some(c) = (0..cols).find(|c| accepts[i][*c].is_empty()) {
             findings.push(Finding {
                 line: r.line,
-                message: format!("row can never match: no value of {} passes {:?}", t.input_names[c], r.tests[c]),
+                message: format!(
+                    "row can never match: no value of {} passes {:?}",
+                    t.input_names[c], r.tests[c]
+                ),
             });
         }
     }
@@ -515,18 +659,28 @@ pub fn analyze(t: &Table, complete: bool) -> Result<Vec<Finding>, String> {
         for i in 0..t.rows.len() {
             for j in i + 1..t.rows.len() {
                 let mut combo = Vec::with_capacity(cols);
-                let overlap = (0..cols).all(|c| match accepts[i][c].iter().find(|k| accepts[j][c].contains(k)) {
-                    Some(k) => {
-                        combo.push(reps[c][*k].clone());
-                        true
+                let overlap = (0..cols).all(|c| {
+                    match accepts[i][c].iter().find(|k| accepts[j][c].contains(k)) {
+                        Some(k) => {
+                            combo.push(reps[c][*k].clone());
+                            true
+                        }
+                        None => false,
                     }
-                    None => false,
                 });
-                let same_out = t.rows[i].outputs.iter().zip(&t.rows[j].outputs).all(|(a, b)| a.cel_eq(b));
+                let same_out = t.rows[i]
+                    .outputs
+                    .iter()
+                    .zip(&t.rows[j].outputs)
+                    .all(|(a, b)| a.cel_eq(b));
                 if overlap && !(t.policy == TableHitPolicy::Any && same_out) {
                     findings.push(Finding {
                         line: t.rows[j].line,
-                        message: format!("overlaps the row on line {}: both match {}", t.rows[i].line, show(&t.input_names, &combo)),
+                        message: format!(
+                            "overlaps the row on line {}: both match {}",
+                            t.rows[i].line,
+                            show(&t.input_names, &combo)
+                        ),
                     });
                 }
             }
@@ -558,7 +712,11 @@ pub fn analyze(t: &Table, complete: bool) -> Result<Vec<Finding>, String> {
             });
             if shadowed {
                 if let Some((j, ks)) = example {
-                    let combo: Vec<Value> = ks.iter().enumerate().map(|(c, k)| reps[c][*k].clone()).collect();
+                    let combo: Vec<Value> = ks
+                        .iter()
+                        .enumerate()
+                        .map(|(c, k)| reps[c][*k].clone())
+                        .collect();
                     findings.push(Finding {
                         line: r.line,
                         message: format!(
@@ -575,7 +733,9 @@ pub fn analyze(t: &Table, complete: bool) -> Result<Vec<Finding>, String> {
         let all: Vec<Vec<usize>> = reps.iter().map(|r| (0..r.len()).collect()).collect();
         let n: usize = all.iter().map(|a| a.len()).product();
         if n > MAX_COMBOS {
-            return Err(format!("too many input combinations ({n}) to check completeness exhaustively"));
+            return Err(format!(
+                "too many input combinations ({n}) to check completeness exhaustively"
+            ));
         }
         let mut gaps = 0;
         for_each_combo(&all, |ks| {
@@ -583,10 +743,21 @@ pub fn analyze(t: &Table, complete: bool) -> Result<Vec<Finding>, String> {
             if !hit {
                 gaps += 1;
                 if gaps <= 5 {
-                    let combo: Vec<Value> = ks.iter().enumerate().map(|(c, k)| reps[c][*k].clone()).collect();
+                    let combo: Vec<Value> = ks
+                        .iter()
+                        .enumerate()
+                        .map(|(c, k)| reps[c][*k].clone())
+                        .collect();
                     findings.push(Finding {
-                        line: t.rows.first().map(|r| r.line.saturating_sub(1)).unwrap_or(1),
-                        message: format!("table is declared complete but no row matches {}", show(&t.input_names, &combo)),
+                        line: t
+                            .rows
+                            .first()
+                            .map(|r| r.line.saturating_sub(1))
+                            .unwrap_or(1),
+                        message: format!(
+                            "table is declared complete but no row matches {}",
+                            show(&t.input_names, &combo)
+                        ),
                     });
                 }
             }
@@ -630,11 +801,24 @@ mod tests {
 
     fn row(line: usize, cells: &[&str], out: i64) -> Row {
         let tests = parse_tests(cells, &vec![true; cells.len()]).unwrap();
-        Row { line, exprs: vec![None; tests.len()], tests, outputs: vec![Value::Int(out)], priority: 0 }
+        Row {
+            line,
+            exprs: vec![None; tests.len()],
+            tests,
+            outputs: vec![Value::Int(out)],
+            priority: 0,
+        }
     }
 
     fn table(policy: TableHitPolicy, rows: Vec<Row>) -> Table {
-        Table::new("t".into(), policy, None, vec!["score".into(), "grade".into()], vec!["limit".into()], rows)
+        Table::new(
+            "t".into(),
+            policy,
+            None,
+            vec!["score".into(), "grade".into()],
+            vec!["limit".into()],
+            rows,
+        )
     }
 
     fn no_cells(_: &Program, _: &Value) -> Result<bool, String> {
@@ -645,25 +829,52 @@ mod tests {
     fn first_hit_uses_the_index() {
         let t = table(
             TableHitPolicy::First,
-            vec![row(2, &["< 600", "-"], 0), row(3, &["[600..700)", "A,B"], 1000), row(4, &[">= 600", "-"], 500)],
+            vec![
+                row(2, &["< 600", "-"], 0),
+                row(3, &["[600..700)", "A,B"], 1000),
+                row(4, &[">= 600", "-"], 500),
+            ],
         );
         assert!(t.fully_indexed());
-        let r = t.eval(&[Value::Int(650), Value::from("B")], no_cells).unwrap();
+        let r = t
+            .eval(&[Value::Int(650), Value::from("B")], no_cells)
+            .unwrap();
         assert_eq!(r.outputs, vec![Value::Int(1000)]);
-        let r = t.eval(&[Value::Int(650), Value::from("C")], no_cells).unwrap();
+        let r = t
+            .eval(&[Value::Int(650), Value::from("C")], no_cells)
+            .unwrap();
         assert_eq!(r.outputs, vec![Value::Int(500)]);
-        let r = t.eval(&[Value::Double(599.5), Value::from("C")], no_cells).unwrap();
+        let r = t
+            .eval(&[Value::Double(599.5), Value::from("C")], no_cells)
+            .unwrap();
         assert_eq!(r.outputs, vec![Value::Int(0)]);
     }
 
     #[test]
     fn analysis_finds_overlaps_gaps_and_dead_rows() {
-        let t = table(TableHitPolicy::Unique, vec![row(2, &["< 600", "-"], 0), row(3, &["[500..700)", "A"], 1)]);
+        let t = table(
+            TableHitPolicy::Unique,
+            vec![row(2, &["< 600", "-"], 0), row(3, &["[500..700)", "A"], 1)],
+        );
         let f = analyze(&t, true).unwrap();
-        assert!(f.iter().any(|f| f.line == 3 && f.message.contains("overlaps the row on line 2")), "{f:?}");
-        assert!(f.iter().any(|f| f.message.contains("no row matches")), "{f:?}");
-        let t = table(TableHitPolicy::First, vec![row(2, &["-", "A,B"], 0), row(3, &["> 5", "A"], 1)]);
+        assert!(
+            f.iter()
+                .any(|f| f.line == 3 && f.message.contains("overlaps the row on line 2")),
+            "{f:?}"
+        );
+        assert!(
+            f.iter().any(|f| f.message.contains("no row matches")),
+            "{f:?}"
+        );
+        let t = table(
+            TableHitPolicy::First,
+            vec![row(2, &["-", "A,B"], 0), row(3, &["> 5", "A"], 1)],
+        );
         let f = analyze(&t, false).unwrap();
-        assert!(f.iter().any(|f| f.line == 3 && f.message.contains("never match")), "{f:?}");
+        assert!(
+            f.iter()
+                .any(|f| f.line == 3 && f.message.contains("never match")),
+            "{f:?}"
+        );
     }
 }

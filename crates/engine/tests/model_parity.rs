@@ -21,7 +21,18 @@ fn rows() -> (Vec<String>, Vec<Vec<f64>>) {
     let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
     let rows = rdr
         .records()
-        .map(|r| r.unwrap().iter().map(|c| if c.is_empty() { f64::NAN } else { c.parse().unwrap() }).collect())
+        .map(|r| {
+            r.unwrap()
+                .iter()
+                .map(|c| {
+                    if c.is_empty() {
+                        f64::NAN
+                    } else {
+                        c.parse().unwrap()
+                    }
+                })
+                .collect()
+        })
         .collect();
     (header, rows)
 }
@@ -31,8 +42,15 @@ fn check(column: &str, predict: impl Fn(&[f64]) -> f64) -> f64 {
     let n_features = header.iter().position(|h| h == "xgb_binary").unwrap();
     let col = header.iter().position(|h| h == column).unwrap();
     assert!(rows.len() >= 100);
-    assert!(rows.iter().any(|r| r[..n_features].iter().any(|x| x.is_nan())), "parity data must include missing values");
-    let max = rows.iter().map(|r| (predict(&r[..n_features]) - r[col]).abs()).fold(0.0, f64::max);
+    assert!(
+        rows.iter()
+            .any(|r| r[..n_features].iter().any(|x| x.is_nan())),
+        "parity data must include missing values"
+    );
+    let max = rows
+        .iter()
+        .map(|r| (predict(&r[..n_features]) - r[col]).abs())
+        .fold(0.0, f64::max);
     println!("{column}: max |diff| = {max:e} over {} rows", rows.len());
     max
 }
@@ -65,7 +83,10 @@ fn lightgbm_regression() {
 fn malformed_models_are_errors_not_panics() {
     assert!(XgBoost::from_json("{}").is_err());
     assert!(XgBoost::from_json("not json").is_err());
-    assert!(LightGbm::from_text("tree\nobjective=binary\nTree=0\nnum_leaves=3\nleaf_value=1 2\n").is_err());
+    assert!(
+        LightGbm::from_text("tree\nobjective=binary\nTree=0\nnum_leaves=3\nleaf_value=1 2\n")
+            .is_err()
+    );
     assert!(LightGbm::from_text("").is_err());
     let truncated = &read("xgb_binary.json")[..5000];
     assert!(XgBoost::from_json(truncated).is_err());

@@ -95,11 +95,24 @@ pub enum ExprKind {
     Lit(Literal),
     /// An identifier; a leading `.` marks it as fully qualified from the root.
     Ident(String),
-    Select { operand: Box<Expr>, field: String },
+    Select {
+        operand: Box<Expr>,
+        field: String,
+    },
     /// `has(operand.field)`
-    Has { operand: Box<Expr>, field: String },
-    Index { operand: Box<Expr>, index: Box<Expr> },
-    Call { target: Option<Box<Expr>>, func: String, args: Vec<Expr> },
+    Has {
+        operand: Box<Expr>,
+        field: String,
+    },
+    Index {
+        operand: Box<Expr>,
+        index: Box<Expr>,
+    },
+    Call {
+        target: Option<Box<Expr>>,
+        func: String,
+        args: Vec<Expr>,
+    },
     Not(Box<Expr>),
     Neg(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
@@ -116,7 +129,9 @@ impl Expr {
     pub fn qualified_name(&self) -> Option<String> {
         match &self.kind {
             ExprKind::Ident(n) => Some(n.clone()),
-            ExprKind::Select { operand, field } => operand.qualified_name().map(|p| format!("{p}.{field}")),
+            ExprKind::Select { operand, field } => {
+                operand.qualified_name().map(|p| format!("{p}.{field}"))
+            }
             _ => None,
         }
     }

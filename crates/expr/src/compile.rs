@@ -26,11 +26,20 @@ type C = Result<(Node, Type), CompileError>;
 
 impl<'e> Compiler<'e> {
     pub fn new(env: &'e Env, strict: bool) -> Self {
-        Compiler { env, strict, scopes: Vec::new(), n_locals: 0 }
+        Compiler {
+            env,
+            strict,
+            scopes: Vec::new(),
+            n_locals: 0,
+        }
     }
 
     fn local(&self, name: &str) -> Option<(usize, Type)> {
-        self.scopes.iter().rev().find(|(n, _, _)| n == name).map(|(_, i, t)| (*i, t.clone()))
+        self.scopes
+            .iter()
+            .rev()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, i, t)| (*i, t.clone()))
     }
 
     fn fail(&self, e: CompileError, kind: EvalErrorKind) -> C {
@@ -45,7 +54,10 @@ impl<'e> Compiler<'e> {
     /// variable, trying the container's prefixes from the most specific.
     fn resolve(&self, name: &str) -> Option<(usize, Type, Arc<str>)> {
         if let Some(abs) = name.strip_prefix('.') {
-            return self.env.var(abs).map(|(s, t)| (s, t.clone(), Arc::from(abs)));
+            return self
+                .env
+                .var(abs)
+                .map(|(s, t)| (s, t.clone(), Arc::from(abs)));
         }
         for cand in self.env.candidates(name) {
             if let Some((s, t)) = self.env.var(&cand) {
@@ -73,8 +85,12 @@ impl<'e> Compiler<'e> {
                     Type::Map(_, v) => (**v).clone(),
                     Type::Dyn => Type::Dyn,
                     other => {
-                        let msg = format!("type {other} does not support field selection (.{field})");
-                        return self.fail(CompileError::check(msg, e.span), EvalErrorKind::NoMatchingOverload);
+                        let msg =
+                            format!("type {other} does not support field selection (.{field})");
+                        return self.fail(
+                            CompileError::check(msg, e.span),
+                            EvalErrorKind::NoMatchingOverload,
+                        );
                     }
                 };
                 Ok((Node::Field(Box::new(n), Key::from(field.as_str())), ty))
@@ -83,9 +99,15 @@ impl<'e> Compiler<'e> {
                 let (n, t) = self.compile(operand)?;
                 if !matches!(t, Type::Map(_, _) | Type::Dyn) {
                     let msg = format!("has() needs a map or message, got {t}");
-                    return self.fail(CompileError::check(msg, e.span), EvalErrorKind::NoMatchingOverload);
+                    return self.fail(
+                        CompileError::check(msg, e.span),
+                        EvalErrorKind::NoMatchingOverload,
+                    );
                 }
-                Ok((Node::Has(Box::new(n), Key::from(field.as_str())), Type::Bool))
+                Ok((
+                    Node::Has(Box::new(n), Key::from(field.as_str())),
+                    Type::Bool,
+                ))
             }
             ExprKind::Index { operand, index } => {
                 let (c, ct) = self.compile(operand)?;
@@ -94,7 +116,10 @@ impl<'e> Compiler<'e> {
                     Type::List(el) => {
                         if !matches!(it, Type::Int | Type::Uint | Type::Dyn) {
                             let msg = format!("list index must be an int, got {it}");
-                            return self.fail(CompileError::check(msg, index.span), EvalErrorKind::InvalidArgument);
+                            return self.fail(
+                                CompileError::check(msg, index.span),
+                                EvalErrorKind::InvalidArgument,
+                            );
                         }
                         (**el).clone()
                     }
@@ -102,7 +127,10 @@ impl<'e> Compiler<'e> {
                     Type::Dyn => Type::Dyn,
                     other => {
                         let msg = format!("type {other} cannot be indexed");
-                        return self.fail(CompileError::check(msg, e.span), EvalErrorKind::NoMatchingOverload);
+                        return self.fail(
+                            CompileError::check(msg, e.span),
+                            EvalErrorKind::NoMatchingOverload,
+                        );
                     }
                 };
                 Ok((Node::Index(Box::new(c), Box::new(i)), ty))
@@ -116,14 +144,21 @@ impl<'e> Compiler<'e> {
                 let (n, t) = self.compile(x)?;
                 if !matches!(t, Type::Int | Type::Double | Type::Duration | Type::Dyn) {
                     let msg = format!("no matching overload for '-' applied to {t}");
-                    return self.fail(CompileError::check(msg, e.span), EvalErrorKind::NoMatchingOverload);
+                    return self.fail(
+                        CompileError::check(msg, e.span),
+                        EvalErrorKind::NoMatchingOverload,
+                    );
                 }
                 Ok((Node::Neg(Box::new(n)), t))
             }
             ExprKind::And(l, r) | ExprKind::Or(l, r) => {
                 let (ln, lt) = self.compile(l)?;
                 let (rn, rt) = self.compile(r)?;
-                let op = if matches!(e.kind, ExprKind::And(..)) { "&&" } else { "||" };
+                let op = if matches!(e.kind, ExprKind::And(..)) {
+                    "&&"
+                } else {
+                    "||"
+                };
                 self.expect_bool(&lt, l, op)?;
                 self.expect_bool(&rt, r, op)?;
                 let node = if op == "&&" {
@@ -146,15 +181,27 @@ impl<'e> Compiler<'e> {
                 let ty = match functions::binary_type(*op, &lt, &rt) {
                     Some(t) => t,
                     None => {
-                        let msg = format!("no matching overload for '{}' applied to ({lt}, {rt})", op.symbol());
-                        return self.fail(CompileError::check(msg, e.span), EvalErrorKind::NoMatchingOverload);
+                        let msg = format!(
+                            "no matching overload for '{}' applied to ({lt}, {rt})",
+                            op.symbol()
+                        );
+                        return self.fail(
+                            CompileError::check(msg, e.span),
+                            EvalErrorKind::NoMatchingOverload,
+                        );
                     }
                 };
                 if *op == BinOp::Eq || *op == BinOp::Ne {
                     // Comparing values that can never be equal is almost always a bug in a rule.
                     if self.strict && is_scalar(&lt) && is_scalar(&rt) && !comparable(&lt, &rt) {
-                        let msg = format!("'{}' compares {lt} with {rt}, which are never equal", op.symbol());
-                        return self.fail(CompileError::check(msg, e.span), EvalErrorKind::NoMatchingOverload);
+                        let msg = format!(
+                            "'{}' compares {lt} with {rt}, which are never equal",
+                            op.symbol()
+                        );
+                        return self.fail(
+                            CompileError::check(msg, e.span),
+                            EvalErrorKind::NoMatchingOverload,
+                        );
                     }
                 }
                 Ok((Node::Bin(*op, Box::new(ln), Box::new(rn)), ty))
@@ -178,16 +225,25 @@ impl<'e> Compiler<'e> {
                 let (mut kt, mut vt): (Option<Type>, Option<Type>) = (None, None);
                 for (k, v) in entries {
                     let (kn, ktt) = self.compile(k)?;
-                    if !matches!(ktt, Type::Int | Type::Uint | Type::Bool | Type::String | Type::Dyn) {
+                    if !matches!(
+                        ktt,
+                        Type::Int | Type::Uint | Type::Bool | Type::String | Type::Dyn
+                    ) {
                         let msg = format!("unsupported map key type {ktt}");
-                        return self.fail(CompileError::check(msg, k.span), EvalErrorKind::InvalidArgument);
+                        return self.fail(
+                            CompileError::check(msg, k.span),
+                            EvalErrorKind::InvalidArgument,
+                        );
                     }
                     let (vn, vtt) = self.compile(v)?;
                     kt = Some(kt.map_or(ktt.clone(), |p| p.join(&ktt)));
                     vt = Some(vt.map_or(vtt.clone(), |p| p.join(&vtt)));
                     nodes.push((kn, vn));
                 }
-                Ok((Node::Map(nodes), Type::map(kt.unwrap_or(Type::Dyn), vt.unwrap_or(Type::Dyn))))
+                Ok((
+                    Node::Map(nodes),
+                    Type::map(kt.unwrap_or(Type::Dyn), vt.unwrap_or(Type::Dyn)),
+                ))
             }
             ExprKind::Call { target, func, args } => self.call(e, target.as_deref(), func, args),
             ExprKind::Comprehension(c) => self.comprehension(c),
@@ -196,7 +252,10 @@ impl<'e> Compiler<'e> {
 
     fn expect_bool(&self, t: &Type, e: &Expr, op: &str) -> Result<(), CompileError> {
         if self.strict && !matches!(t, Type::Bool | Type::Dyn) {
-            return Err(CompileError::check(format!("'{op}' needs a bool, got {t}"), e.span));
+            return Err(CompileError::check(
+                format!("'{op}' needs a bool, got {t}"),
+                e.span,
+            ));
         }
         Ok(())
     }
@@ -239,11 +298,17 @@ impl<'e> Compiler<'e> {
         all.extend(args.iter());
         let Some(b) = functions::lookup(func, target.is_some(), all.len()) else {
             let msg = if functions::NAMES.contains(&func) {
-                format!("function '{func}' does not take {} argument(s) in this form", all.len())
+                format!(
+                    "function '{func}' does not take {} argument(s) in this form",
+                    all.len()
+                )
             } else {
                 format!("undeclared reference to function '{func}'")
             };
-            return self.fail(CompileError::check(msg, e.span), EvalErrorKind::NoMatchingOverload);
+            return self.fail(
+                CompileError::check(msg, e.span),
+                EvalErrorKind::NoMatchingOverload,
+            );
         };
         // A constant pattern is compiled once, here.
         if func == "matches" && all.len() == 2 {
@@ -252,13 +317,19 @@ impl<'e> Compiler<'e> {
                     Ok(re) => re,
                     Err(err) => {
                         let msg = format!("invalid regular expression: {err}");
-                        return self.fail(CompileError::check(msg, all[1].span), EvalErrorKind::InvalidArgument);
+                        return self.fail(
+                            CompileError::check(msg, all[1].span),
+                            EvalErrorKind::InvalidArgument,
+                        );
                     }
                 };
                 let (n, t) = self.compile(all[0])?;
                 if !matches!(t, Type::String | Type::Dyn) {
                     let msg = format!("no matching overload for 'matches' applied to {t}");
-                    return self.fail(CompileError::check(msg, e.span), EvalErrorKind::NoMatchingOverload);
+                    return self.fail(
+                        CompileError::check(msg, e.span),
+                        EvalErrorKind::NoMatchingOverload,
+                    );
                 }
                 return Ok((Node::Matches(Box::new(n), Arc::new(re)), Type::Bool));
             }
@@ -278,8 +349,14 @@ impl<'e> Compiler<'e> {
             Some(t) => t,
             None => {
                 let shown: Vec<String> = types.iter().map(|t| t.to_string()).collect();
-                let msg = format!("no matching overload for '{func}' applied to ({})", shown.join(", "));
-                return self.fail(CompileError::check(msg, e.span), EvalErrorKind::NoMatchingOverload);
+                let msg = format!(
+                    "no matching overload for '{func}' applied to ({})",
+                    shown.join(", ")
+                );
+                return self.fail(
+                    CompileError::check(msg, e.span),
+                    EvalErrorKind::NoMatchingOverload,
+                );
             }
         };
         // Conversions of constants fold now, so `duration('1h')` costs nothing per evaluation.
@@ -298,7 +375,10 @@ impl<'e> Compiler<'e> {
         }
         let mut it = nodes.into_iter();
         let node = match it.len() {
-            1 => Node::Call1(b.imp, Box::new(it.next().unwrap_or(Node::Const(Value::Null)))),
+            1 => Node::Call1(
+                b.imp,
+                Box::new(it.next().unwrap_or(Node::Const(Value::Null))),
+            ),
             2 => {
                 let a = it.next().unwrap_or(Node::Const(Value::Null));
                 let c = it.next().unwrap_or(Node::Const(Value::Null));
@@ -319,7 +399,10 @@ impl<'e> Compiler<'e> {
             _ if c.kind == MacroKind::Bind => (rt.clone(), Type::Dyn),
             (other, _) => {
                 let msg = format!("cannot iterate over {other}");
-                return self.fail(CompileError::check(msg, c.range.span), EvalErrorKind::NoMatchingOverload);
+                return self.fail(
+                    CompileError::check(msg, c.range.span),
+                    EvalErrorKind::NoMatchingOverload,
+                );
             }
         };
         let v1 = self.n_locals;
@@ -340,7 +423,8 @@ impl<'e> Compiler<'e> {
             None => None,
         };
         let (body, bt) = self.compile(&c.body)?;
-        self.scopes.truncate(self.scopes.len() - 1 - usize::from(v2.is_some()));
+        self.scopes
+            .truncate(self.scopes.len() - 1 - usize::from(v2.is_some()));
         let ty = match c.kind {
             MacroKind::All | MacroKind::Exists | MacroKind::ExistsOne => {
                 self.expect_bool(&bt, &c.body, "predicate")?;
@@ -357,13 +441,30 @@ impl<'e> Compiler<'e> {
             MacroKind::TransformMap => Type::map(t1, bt),
             MacroKind::Bind => bt,
         };
-        let node = Node::Comp(Box::new(Comp { kind: c.kind, range, v1, v2, filter, body }));
+        let node = Node::Comp(Box::new(Comp {
+            kind: c.kind,
+            range,
+            v1,
+            v2,
+            filter,
+            body,
+        }));
         Ok((node, ty))
     }
 }
 
 fn is_scalar(t: &Type) -> bool {
-    matches!(t, Type::Bool | Type::Int | Type::Uint | Type::Double | Type::String | Type::Bytes | Type::Timestamp | Type::Duration)
+    matches!(
+        t,
+        Type::Bool
+            | Type::Int
+            | Type::Uint
+            | Type::Double
+            | Type::String
+            | Type::Bytes
+            | Type::Timestamp
+            | Type::Duration
+    )
 }
 
 fn comparable(a: &Type, b: &Type) -> bool {

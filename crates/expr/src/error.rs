@@ -12,11 +12,17 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Self {
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -38,10 +44,18 @@ pub struct CompileError {
 
 impl CompileError {
     pub fn parse(message: impl Into<String>, span: Span) -> Self {
-        CompileError { stage: Stage::Parse, message: message.into(), span }
+        CompileError {
+            stage: Stage::Parse,
+            message: message.into(),
+            span,
+        }
     }
     pub fn check(message: impl Into<String>, span: Span) -> Self {
-        CompileError { stage: Stage::Check, message: message.into(), span }
+        CompileError {
+            stage: Stage::Check,
+            message: message.into(),
+            span,
+        }
     }
 
     /// 1-based line and column (in characters) of the error's start.
@@ -57,7 +71,9 @@ impl CompileError {
         let text = source.lines().nth(line - 1).unwrap_or("");
         let width = {
             let end = (self.span.end as usize).clamp(start, source.len());
-            let same_line = source.get(start..end).map(|s| s.split('\n').next().unwrap_or(""));
+            let same_line = source
+                .get(start..end)
+                .map(|s| s.split('\n').next().unwrap_or(""));
             same_line.map(|s| s.chars().count()).unwrap_or(1).max(1)
         };
         format!(
@@ -119,13 +135,19 @@ pub struct EvalError {
 
 impl EvalError {
     pub fn new(kind: EvalErrorKind, message: impl Into<String>) -> Self {
-        EvalError { kind, message: message.into().into_boxed_str() }
+        EvalError {
+            kind,
+            message: message.into().into_boxed_str(),
+        }
     }
     pub fn overflow(what: &str) -> Self {
         Self::new(EvalErrorKind::Overflow, format!("{what} overflow"))
     }
     pub fn no_overload(op: &str) -> Self {
-        Self::new(EvalErrorKind::NoMatchingOverload, format!("no matching overload for '{op}'"))
+        Self::new(
+            EvalErrorKind::NoMatchingOverload,
+            format!("no matching overload for '{op}'"),
+        )
     }
     pub fn invalid(msg: impl Into<String>) -> Self {
         Self::new(EvalErrorKind::InvalidArgument, msg)

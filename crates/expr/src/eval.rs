@@ -80,7 +80,10 @@ fn bool_of(v: &Value, op: &str) -> Result<bool, EvalError> {
         Value::Bool(b) => Ok(*b),
         other => Err(EvalError::new(
             EvalErrorKind::NoMatchingOverload,
-            format!("no matching overload for '{op}': expected bool, got {}", other.type_name().name()),
+            format!(
+                "no matching overload for '{op}': expected bool, got {}",
+                other.type_name().name()
+            ),
         )),
     }
 }
@@ -91,9 +94,12 @@ impl Node {
         match self {
             Node::Const(_) | Node::Local(_) | Node::Fail(_) => {}
             Node::Var(s, _) => out.push(*s),
-            Node::Not(e) | Node::Neg(e) | Node::Field(e, _) | Node::Has(e, _) | Node::Call1(_, e) | Node::Matches(e, _) => {
-                e.collect_vars(out)
-            }
+            Node::Not(e)
+            | Node::Neg(e)
+            | Node::Field(e, _)
+            | Node::Has(e, _)
+            | Node::Call1(_, e)
+            | Node::Matches(e, _) => e.collect_vars(out),
             Node::And(a, b) | Node::Or(a, b) | Node::Bin(_, a, b) | Node::Index(a, b) => {
                 a.collect_vars(out);
                 b.collect_vars(out);
@@ -107,7 +113,9 @@ impl Node {
                 c.1.collect_vars(out);
                 c.2.collect_vars(out);
             }
-            Node::List(items) | Node::CallN(_, items) => items.iter().for_each(|i| i.collect_vars(out)),
+            Node::List(items) | Node::CallN(_, items) => {
+                items.iter().for_each(|i| i.collect_vars(out))
+            }
             Node::Map(entries) => entries.iter().for_each(|(k, v)| {
                 k.collect_vars(out);
                 v.collect_vars(out);
@@ -125,11 +133,12 @@ impl Node {
     pub(crate) fn eval<A: Activation + ?Sized>(&self, f: &mut Frame<'_, A>) -> R {
         match self {
             Node::Const(v) => Ok(v.clone()),
-            Node::Var(slot, name) => f
-                .vars
-                .get(*slot)
-                .cloned()
-                .ok_or_else(|| EvalError::new(EvalErrorKind::Unbound, format!("no value for variable '{name}'"))),
+            Node::Var(slot, name) => f.vars.get(*slot).cloned().ok_or_else(|| {
+                EvalError::new(
+                    EvalErrorKind::Unbound,
+                    format!("no value for variable '{name}'"),
+                )
+            }),
             Node::Local(i) => Ok(f.locals[*i].clone()),
             Node::Not(e) => Ok(Value::Bool(!bool_of(&e.eval(f)?, "!")?)),
             Node::Neg(e) => functions::negate(e.eval(f)?),
@@ -162,7 +171,11 @@ impl Node {
             }
             Node::Cond(c) => {
                 let (c, t, e) = &**c;
-                if bool_of(&c.eval(f)?, "_?_:_")? { t.eval(f) } else { e.eval(f) }
+                if bool_of(&c.eval(f)?, "_?_:_")? {
+                    t.eval(f)
+                } else {
+                    e.eval(f)
+                }
             }
             Node::Bin(op, l, r) => {
                 let a = l.eval(f)?;
@@ -178,7 +191,10 @@ impl Node {
                 Value::Map(m) => m.get(k).cloned().ok_or_else(|| no_such_key(k)),
                 other => Err(EvalError::new(
                     EvalErrorKind::NoMatchingOverload,
-                    format!("type {} does not support field selection", other.type_name().name()),
+                    format!(
+                        "type {} does not support field selection",
+                        other.type_name().name()
+                    ),
                 )),
             },
             Node::Has(c, k) => match c.eval(f)? {
@@ -201,7 +217,10 @@ impl Node {
                     let key = Key::from_value(&k.eval(f)?)?;
                     let val = v.eval(f)?;
                     if m.insert(key.clone(), val).is_some() {
-                        return Err(EvalError::invalid(format!("repeated key {} in map literal", key.to_value())));
+                        return Err(EvalError::invalid(format!(
+                            "repeated key {} in map literal",
+                            key.to_value()
+                        )));
                     }
                 }
                 Ok(Value::map(m))
@@ -224,7 +243,10 @@ impl Node {
             }
             Node::Matches(s, re) => match s.eval(f)? {
                 Value::String(s) => Ok(Value::Bool(re.is_match(&s))),
-                other => Err(EvalError::no_overload(&format!("matches on {}", other.type_name().name()))),
+                other => Err(EvalError::no_overload(&format!(
+                    "matches on {}",
+                    other.type_name().name()
+                ))),
             },
             Node::Comp(c) => c.eval(f),
             Node::Fail(e) => Err(e.clone()),
@@ -253,7 +275,11 @@ impl Comp {
         }
         // (first var, second var) per element: list → (elem) or (index, elem); map → (key) or (key, value)
         let items: Vec<(Value, Value)> = match &range {
-            Value::List(l) => l.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), v.clone())).collect(),
+            Value::List(l) => l
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Int(i as i64), v.clone()))
+                .collect(),
             Value::Map(m) => m.iter().map(|(k, v)| (k.to_value(), v.clone())).collect(),
             other => {
                 return Err(EvalError::no_overload(&format!(
@@ -304,7 +330,11 @@ impl Comp {
             MacroKind::Map | MacroKind::Filter | MacroKind::TransformList => {
                 let mut out = Vec::new();
                 for it in items {
-                    let elem = if self.v2.is_some() || is_list { it.1.clone() } else { it.0.clone() };
+                    let elem = if self.v2.is_some() || is_list {
+                        it.1.clone()
+                    } else {
+                        it.0.clone()
+                    };
                     bind(f, it);
                     if let Some(p) = &self.filter {
                         if !bool_of(&p.eval(f)?, "filter")? {

@@ -26,7 +26,10 @@ fn no_overload(name: &str, args: &[Value]) -> EvalError {
     let types: Vec<&str> = args.iter().map(|a| a.type_name().name()).collect();
     EvalError::new(
         EvalErrorKind::NoMatchingOverload,
-        format!("no matching overload for '{name}' applied to ({})", types.join(", ")),
+        format!(
+            "no matching overload for '{name}' applied to ({})",
+            types.join(", ")
+        ),
     )
 }
 
@@ -34,7 +37,10 @@ fn no_overload(name: &str, args: &[Value]) -> EvalError {
 
 pub(crate) fn negate(v: Value) -> R {
     match v {
-        Value::Int(i) => i.checked_neg().map(Value::Int).ok_or_else(|| EvalError::overflow("integer")),
+        Value::Int(i) => i
+            .checked_neg()
+            .map(Value::Int)
+            .ok_or_else(|| EvalError::overflow("integer")),
         Value::Double(d) => Ok(Value::Double(-d)),
         Value::Duration(d) => Ok(Value::Duration(d.neg()?)),
         other => Err(no_overload("-_", &[other])),
@@ -68,13 +74,19 @@ pub(crate) fn binary(op: BinOp, a: &Value, b: &Value) -> R {
         (BinOp::Mul, Int(x), Int(y)) => Int(x.checked_mul(*y).ok_or_else(ovf)?),
         (BinOp::Div, Int(x), Int(y)) => {
             if *y == 0 {
-                return Err(EvalError::new(EvalErrorKind::DivisionByZero, "division by zero"));
+                return Err(EvalError::new(
+                    EvalErrorKind::DivisionByZero,
+                    "division by zero",
+                ));
             }
             Int(x.checked_div(*y).ok_or_else(ovf)?)
         }
         (BinOp::Rem, Int(x), Int(y)) => {
             if *y == 0 {
-                return Err(EvalError::new(EvalErrorKind::DivisionByZero, "modulus by zero"));
+                return Err(EvalError::new(
+                    EvalErrorKind::DivisionByZero,
+                    "modulus by zero",
+                ));
             }
             Int(x.checked_rem(*y).ok_or_else(ovf)?)
         }
@@ -83,13 +95,19 @@ pub(crate) fn binary(op: BinOp, a: &Value, b: &Value) -> R {
         (BinOp::Mul, Uint(x), Uint(y)) => Uint(x.checked_mul(*y).ok_or_else(ovf)?),
         (BinOp::Div, Uint(x), Uint(y)) => {
             if *y == 0 {
-                return Err(EvalError::new(EvalErrorKind::DivisionByZero, "division by zero"));
+                return Err(EvalError::new(
+                    EvalErrorKind::DivisionByZero,
+                    "division by zero",
+                ));
             }
             Uint(x / y)
         }
         (BinOp::Rem, Uint(x), Uint(y)) => {
             if *y == 0 {
-                return Err(EvalError::new(EvalErrorKind::DivisionByZero, "modulus by zero"));
+                return Err(EvalError::new(
+                    EvalErrorKind::DivisionByZero,
+                    "modulus by zero",
+                ));
             }
             Uint(x % y)
         }
@@ -115,7 +133,9 @@ pub(crate) fn binary(op: BinOp, a: &Value, b: &Value) -> R {
             v.extend(y.iter().cloned());
             Value::list(v)
         }
-        (BinOp::Add, Timestamp(t), Duration(d)) | (BinOp::Add, Duration(d), Timestamp(t)) => Timestamp(t.add(*d)?),
+        (BinOp::Add, Timestamp(t), Duration(d)) | (BinOp::Add, Duration(d), Timestamp(t)) => {
+            Timestamp(t.add(*d)?)
+        }
         (BinOp::Add, Duration(x), Duration(y)) => Duration(x.add(*y)?),
         (BinOp::Sub, Timestamp(t), Duration(d)) => Timestamp(t.sub(*d)?),
         (BinOp::Sub, Timestamp(x), Timestamp(y)) => Duration(x.diff(*y)?),
@@ -150,8 +170,14 @@ pub(crate) fn binary_type(op: BinOp, a: &Type, b: &Type) -> Option<Type> {
         }
         BinOp::In => match b {
             Dyn => Some(Bool),
-            List(e) => e.accepts(a).then_some(Bool).or((e.is_numeric() && a.is_numeric()).then_some(Bool)),
-            Map(k, _) => k.accepts(a).then_some(Bool).or((k.is_numeric() && a.is_numeric()).then_some(Bool)),
+            List(e) => e
+                .accepts(a)
+                .then_some(Bool)
+                .or((e.is_numeric() && a.is_numeric()).then_some(Bool)),
+            Map(k, _) => k
+                .accepts(a)
+                .then_some(Bool)
+                .or((k.is_numeric() && a.is_numeric()).then_some(Bool)),
             _ => None,
         },
         _ => {
@@ -172,14 +198,22 @@ pub(crate) fn binary_type(op: BinOp, a: &Type, b: &Type) -> Option<Type> {
                 };
             }
             match (op, a, b) {
-                (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, x, y) if x == y && x.is_numeric() => Some(x.clone()),
+                (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, x, y)
+                    if x == y && x.is_numeric() =>
+                {
+                    Some(x.clone())
+                }
                 (BinOp::Rem, Int, Int) => Some(Int),
                 (BinOp::Rem, Uint, Uint) => Some(Uint),
                 (BinOp::Add, String, String) => Some(String),
                 (BinOp::Add, Bytes, Bytes) => Some(Bytes),
                 (BinOp::Add, List(x), List(y)) => Some(crate::types::Type::list(x.join(y))),
-                (BinOp::Add, Timestamp, Duration) | (BinOp::Add, Duration, Timestamp) => Some(Timestamp),
-                (BinOp::Add, Duration, Duration) | (BinOp::Sub, Duration, Duration) => Some(Duration),
+                (BinOp::Add, Timestamp, Duration) | (BinOp::Add, Duration, Timestamp) => {
+                    Some(Timestamp)
+                }
+                (BinOp::Add, Duration, Duration) | (BinOp::Sub, Duration, Duration) => {
+                    Some(Duration)
+                }
                 (BinOp::Sub, Timestamp, Duration) => Some(Timestamp),
                 (BinOp::Sub, Timestamp, Timestamp) => Some(Duration),
                 _ => None,
@@ -191,7 +225,9 @@ pub(crate) fn binary_type(op: BinOp, a: &Type, b: &Type) -> Option<Type> {
 fn contains(container: &Value, item: &Value) -> R {
     match container {
         Value::List(l) => Ok(Value::Bool(l.iter().any(|v| v.cel_eq(item)))),
-        Value::Map(m) => Ok(Value::Bool(Key::for_lookup(item).is_some_and(|k| m.contains_key(&k)))),
+        Value::Map(m) => Ok(Value::Bool(
+            Key::for_lookup(item).is_some_and(|k| m.contains_key(&k)),
+        )),
         other => Err(no_overload("@in", &[item.clone(), other.clone()])),
     }
 }
@@ -210,21 +246,37 @@ pub(crate) fn index(c: &Value, i: &Value) -> R {
                     )));
                 }
             };
-            usize::try_from(idx).ok().and_then(|n| l.get(n)).cloned().ok_or_else(|| {
-                EvalError::new(
-                    EvalErrorKind::IndexOutOfBounds,
-                    format!("index {idx} out of range for a list of {}", l.len()),
-                )
-            })
+            usize::try_from(idx)
+                .ok()
+                .and_then(|n| l.get(n))
+                .cloned()
+                .ok_or_else(|| {
+                    EvalError::new(
+                        EvalErrorKind::IndexOutOfBounds,
+                        format!("index {idx} out of range for a list of {}", l.len()),
+                    )
+                })
         }
         Value::Map(m) => {
-            if !matches!(i, Value::Int(_) | Value::Uint(_) | Value::Double(_) | Value::Bool(_) | Value::String(_)) {
-                return Err(EvalError::invalid(format!("unsupported key type {}", i.type_name().name())));
+            if !matches!(
+                i,
+                Value::Int(_)
+                    | Value::Uint(_)
+                    | Value::Double(_)
+                    | Value::Bool(_)
+                    | Value::String(_)
+            ) {
+                return Err(EvalError::invalid(format!(
+                    "unsupported key type {}",
+                    i.type_name().name()
+                )));
             }
             let k = Key::for_lookup(i);
             match k.as_ref().and_then(|k| m.get(k)) {
                 Some(v) => Ok(v.clone()),
-                None => Err(crate::eval::missing_key(&k.unwrap_or_else(|| Key::String(Arc::from(i.to_string()))))),
+                None => Err(crate::eval::missing_key(
+                    &k.unwrap_or_else(|| Key::String(Arc::from(i.to_string()))),
+                )),
             }
         }
         other => Err(no_overload("_[_]", &[other.clone(), i.clone()])),
@@ -248,7 +300,9 @@ pub(crate) fn lookup(name: &str, member: bool, argc: usize) -> Option<Builtin> {
     let b = |imp: Impl, ret: RetType| Some(Builtin { imp, ret });
     match (name, member, argc) {
         ("size", _, 1) => b(size, |a| match &a[0] {
-            Type::String | Type::Bytes | Type::List(_) | Type::Map(_, _) | Type::Dyn => Some(Type::Int),
+            Type::String | Type::Bytes | Type::List(_) | Type::Map(_, _) | Type::Dyn => {
+                Some(Type::Int)
+            }
             _ => None,
         }),
         ("contains", true, 2) => b(contains_str, str_pred),
@@ -274,11 +328,22 @@ pub(crate) fn lookup(name: &str, member: bool, argc: usize) -> Option<Builtin> {
         ("getHours", true, 1 | 2) => b(|a| time_field(a, TimeField::Hours), ts_or_dur_field),
         ("getMinutes", true, 1 | 2) => b(|a| time_field(a, TimeField::Minutes), ts_or_dur_field),
         ("getSeconds", true, 1 | 2) => b(|a| time_field(a, TimeField::Seconds), ts_or_dur_field),
-        ("getMilliseconds", true, 1 | 2) => b(|a| time_field(a, TimeField::Milliseconds), ts_or_dur_field),
+        ("getMilliseconds", true, 1 | 2) => {
+            b(|a| time_field(a, TimeField::Milliseconds), ts_or_dur_field)
+        }
         // strings extension (the subset risk rules use)
-        ("lowerAscii", true, 1) => b(|a| map_str(a, "lowerAscii", |s| s.to_ascii_lowercase()), ret!(Type::String)),
-        ("upperAscii", true, 1) => b(|a| map_str(a, "upperAscii", |s| s.to_ascii_uppercase()), ret!(Type::String)),
-        ("trim", true, 1) => b(|a| map_str(a, "trim", |s| s.trim().to_string()), ret!(Type::String)),
+        ("lowerAscii", true, 1) => b(
+            |a| map_str(a, "lowerAscii", |s| s.to_ascii_lowercase()),
+            ret!(Type::String),
+        ),
+        ("upperAscii", true, 1) => b(
+            |a| map_str(a, "upperAscii", |s| s.to_ascii_uppercase()),
+            ret!(Type::String),
+        ),
+        ("trim", true, 1) => b(
+            |a| map_str(a, "trim", |s| s.trim().to_string()),
+            ret!(Type::String),
+        ),
         ("indexOf", true, 2) => b(index_of, ret!(Type::Int)),
         ("split", true, 2) => b(split, ret!(Type::list(Type::String))),
         ("join", true, 1 | 2) => b(join, ret!(Type::String)),
@@ -300,15 +365,54 @@ pub(crate) fn lookup(name: &str, member: bool, argc: usize) -> Option<Builtin> {
 
 /// All function names, for "did you mean" hints.
 pub(crate) const NAMES: &[&str] = &[
-    "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double", "string", "bytes", "bool",
-    "timestamp", "duration", "dyn", "type", "getFullYear", "getMonth", "getDate", "getDayOfMonth",
-    "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes", "getSeconds", "getMilliseconds", "lowerAscii",
-    "upperAscii", "trim", "indexOf", "split", "join", "replace", "substring", "math.greatest", "math.least",
-    "math.abs", "math.ceil", "math.floor", "math.round", "math.sqrt", "math.log", "math.exp",
+    "size",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "matches",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "bool",
+    "timestamp",
+    "duration",
+    "dyn",
+    "type",
+    "getFullYear",
+    "getMonth",
+    "getDate",
+    "getDayOfMonth",
+    "getDayOfWeek",
+    "getDayOfYear",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+    "lowerAscii",
+    "upperAscii",
+    "trim",
+    "indexOf",
+    "split",
+    "join",
+    "replace",
+    "substring",
+    "math.greatest",
+    "math.least",
+    "math.abs",
+    "math.ceil",
+    "math.floor",
+    "math.round",
+    "math.sqrt",
+    "math.log",
+    "math.exp",
 ];
 
 fn str_pred(a: &[Type]) -> Option<Type> {
-    a.iter().all(|t| matches!(t, Type::String | Type::Dyn)).then_some(Type::Bool)
+    a.iter()
+        .all(|t| matches!(t, Type::String | Type::Dyn))
+        .then_some(Type::Bool)
 }
 fn ts_field(a: &[Type]) -> Option<Type> {
     matches!(a[0], Type::Timestamp | Type::Dyn).then_some(Type::Int)
@@ -318,7 +422,11 @@ fn ts_or_dur_field(a: &[Type]) -> Option<Type> {
 }
 fn num_extreme(a: &[Type]) -> Option<Type> {
     let first = &a[0];
-    if a.iter().all(|t| t == first) && first.is_numeric() { Some(first.clone()) } else { Some(Type::Dyn) }
+    if a.iter().all(|t| t == first) && first.is_numeric() {
+        Some(first.clone())
+    } else {
+        Some(Type::Dyn)
+    }
 }
 
 fn size(a: &[Value]) -> R {
@@ -349,7 +457,8 @@ fn ends_with(a: &[Value]) -> R {
 }
 fn matches(a: &[Value]) -> R {
     let (s, pat) = two_str(a, "matches")?;
-    let re = regex::Regex::new(pat).map_err(|e| EvalError::invalid(format!("invalid regular expression: {e}")))?;
+    let re = regex::Regex::new(pat)
+        .map_err(|e| EvalError::invalid(format!("invalid regular expression: {e}")))?;
     Ok(Value::Bool(re.is_match(s)))
 }
 
@@ -378,7 +487,10 @@ fn join(a: &[Value]) -> R {
     };
     match &a[0] {
         Value::List(l) => {
-            let parts: Result<Vec<&str>, _> = l.iter().map(|v| v.as_str().ok_or_else(|| no_overload("join", a))).collect();
+            let parts: Result<Vec<&str>, _> = l
+                .iter()
+                .map(|v| v.as_str().ok_or_else(|| no_overload("join", a)))
+                .collect();
             Ok(Value::from(parts?.join(&sep)))
         }
         _ => Err(no_overload("join", a)),
@@ -386,7 +498,9 @@ fn join(a: &[Value]) -> R {
 }
 fn replace(a: &[Value]) -> R {
     match (&a[0], &a[1], &a[2]) {
-        (Value::String(s), Value::String(from), Value::String(to)) => Ok(Value::from(s.replace(&**from, to))),
+        (Value::String(s), Value::String(from), Value::String(to)) => {
+            Ok(Value::from(s.replace(&**from, to)))
+        }
         _ => Err(no_overload("replace", a)),
     }
 }
@@ -408,10 +522,17 @@ fn substring(a: &[Value]) -> R {
     if start < 0 || end < start || end as usize > chars.len() {
         return Err(EvalError::new(
             EvalErrorKind::IndexOutOfBounds,
-            format!("substring({start}, {end}) out of range for a string of {} characters", chars.len()),
+            format!(
+                "substring({start}, {end}) out of range for a string of {} characters",
+                chars.len()
+            ),
         ));
     }
-    Ok(Value::from(chars[start as usize..end as usize].iter().collect::<String>()))
+    Ok(Value::from(
+        chars[start as usize..end as usize]
+            .iter()
+            .collect::<String>(),
+    ))
 }
 
 fn extreme(a: &[Value], want: Ordering) -> R {
@@ -439,7 +560,10 @@ fn extreme(a: &[Value], want: Ordering) -> R {
 }
 fn abs(a: &[Value]) -> R {
     match &a[0] {
-        Value::Int(i) => i.checked_abs().map(Value::Int).ok_or_else(|| EvalError::overflow("integer")),
+        Value::Int(i) => i
+            .checked_abs()
+            .map(Value::Int)
+            .ok_or_else(|| EvalError::overflow("integer")),
         Value::Uint(u) => Ok(Value::Uint(*u)),
         Value::Double(d) => Ok(Value::Double(d.abs())),
         _ => Err(no_overload("math.abs", a)),
@@ -463,15 +587,23 @@ fn range_err(what: &str) -> EvalError {
 fn to_int(a: &[Value]) -> R {
     match &a[0] {
         Value::Int(i) => Ok(Value::Int(*i)),
-        Value::Uint(u) => i64::try_from(*u).map(Value::Int).map_err(|_| range_err("int")),
+        Value::Uint(u) => i64::try_from(*u)
+            .map(Value::Int)
+            .map_err(|_| range_err("int")),
         Value::Double(d) => {
-            if d.is_nan() || *d <= -9.223_372_036_854_775_808e18 || *d >= 9.223_372_036_854_775_807e18 {
+            if d.is_nan()
+                || *d <= -9.223_372_036_854_775_808e18
+                || *d >= 9.223_372_036_854_775_807e18
+            {
                 Err(range_err("int"))
             } else {
                 Ok(Value::Int(*d as i64))
             }
         }
-        Value::String(s) => s.parse().map(Value::Int).map_err(|_| EvalError::invalid(format!("cannot convert {s:?} to int"))),
+        Value::String(s) => s
+            .parse()
+            .map(Value::Int)
+            .map_err(|_| EvalError::invalid(format!("cannot convert {s:?} to int"))),
         Value::Timestamp(t) => Ok(Value::Int(t.seconds())),
         _ => Err(no_overload("int", a)),
     }
@@ -480,7 +612,9 @@ fn to_int(a: &[Value]) -> R {
 fn to_uint(a: &[Value]) -> R {
     match &a[0] {
         Value::Uint(u) => Ok(Value::Uint(*u)),
-        Value::Int(i) => u64::try_from(*i).map(Value::Uint).map_err(|_| range_err("uint")),
+        Value::Int(i) => u64::try_from(*i)
+            .map(Value::Uint)
+            .map_err(|_| range_err("uint")),
         Value::Double(d) => {
             if d.is_nan() || *d < 0.0 || *d >= 1.844_674_407_370_955_2e19 {
                 Err(range_err("uint"))
@@ -488,7 +622,10 @@ fn to_uint(a: &[Value]) -> R {
                 Ok(Value::Uint(*d as u64))
             }
         }
-        Value::String(s) => s.parse().map(Value::Uint).map_err(|_| EvalError::invalid(format!("cannot convert {s:?} to uint"))),
+        Value::String(s) => s
+            .parse()
+            .map(Value::Uint)
+            .map_err(|_| EvalError::invalid(format!("cannot convert {s:?} to uint"))),
         _ => Err(no_overload("uint", a)),
     }
 }
@@ -498,7 +635,10 @@ fn to_double(a: &[Value]) -> R {
         Value::Double(d) => Ok(Value::Double(*d)),
         Value::Int(i) => Ok(Value::Double(*i as f64)),
         Value::Uint(u) => Ok(Value::Double(*u as f64)),
-        Value::String(s) => s.parse().map(Value::Double).map_err(|_| EvalError::invalid(format!("cannot convert {s:?} to double"))),
+        Value::String(s) => s
+            .parse()
+            .map(Value::Double)
+            .map_err(|_| EvalError::invalid(format!("cannot convert {s:?} to double"))),
         _ => Err(no_overload("double", a)),
     }
 }
@@ -508,7 +648,11 @@ pub fn format_double(d: f64) -> String {
     if d.is_nan() {
         "NaN".into()
     } else if d.is_infinite() {
-        if d > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if d > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else if d != 0.0 && (d.abs() >= 1e21 || d.abs() < 1e-6) {
         let s = format!("{d:e}");
         // Rust prints 1e21 as "1e21"; CEL (Go) as "1e+21".

@@ -46,7 +46,9 @@ pub fn to_json(v: &Value) -> Json {
         Value::Uint(u) => Json::from(*u),
         Value::Double(d) => {
             if d.is_finite() {
-                serde_json::Number::from_f64(*d).map(Json::Number).unwrap_or(Json::Null)
+                serde_json::Number::from_f64(*d)
+                    .map(Json::Number)
+                    .unwrap_or(Json::Null)
             } else if d.is_nan() {
                 Json::String("NaN".into())
             } else if *d > 0.0 {

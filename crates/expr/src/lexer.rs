@@ -95,12 +95,31 @@ impl Tok {
 
 /// Words that may not be used as identifiers (but may be field names).
 pub const RESERVED: &[&str] = &[
-    "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop",
-    "package", "namespace", "return", "var", "void", "while",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
 ];
 
 pub fn tokenize(src: &str) -> Result<Vec<(Tok, Span)>, CompileError> {
-    let mut lx = Lexer { src, bytes: src.as_bytes(), pos: 0 };
+    let mut lx = Lexer {
+        src,
+        bytes: src.as_bytes(),
+        pos: 0,
+    };
     let mut out = Vec::new();
     loop {
         let (tok, span) = lx.next()?;
@@ -189,11 +208,15 @@ impl<'a> Lexer<'a> {
                 self.pos += 1;
                 self.string(false, true)?
             }
-            b'b' | b'B' if matches!(self.peek(1), b'r' | b'R') && matches!(self.peek(2), b'"' | b'\'') => {
+            b'b' | b'B'
+                if matches!(self.peek(1), b'r' | b'R') && matches!(self.peek(2), b'"' | b'\'') =>
+            {
                 self.pos += 2;
                 self.string(true, true)?
             }
-            b'r' | b'R' if matches!(self.peek(1), b'b' | b'B') && matches!(self.peek(2), b'"' | b'\'') => {
+            b'r' | b'R'
+                if matches!(self.peek(1), b'b' | b'B') && matches!(self.peek(2), b'"' | b'\'') =>
+            {
                 self.pos += 2;
                 self.string(true, true)?
             }
@@ -235,7 +258,10 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
         }
         if self.pos >= self.bytes.len() {
-            return Err(CompileError::parse("unterminated quoted identifier", Span::new(start, self.pos)));
+            return Err(CompileError::parse(
+                "unterminated quoted identifier",
+                Span::new(start, self.pos),
+            ));
         }
         let name = self.src[body_start..self.pos].to_string();
         self.pos += 1;
@@ -244,7 +270,8 @@ impl<'a> Lexer<'a> {
 
     fn number(&mut self) -> Result<Tok, CompileError> {
         let start = self.pos;
-        let err = |msg: &str, end: usize| CompileError::parse(msg.to_string(), Span::new(start, end));
+        let err =
+            |msg: &str, end: usize| CompileError::parse(msg.to_string(), Span::new(start, end));
         if self.peek(0) == b'0' && matches!(self.peek(1), b'x' | b'X') {
             self.pos += 2;
             let ds = self.pos;
@@ -286,7 +313,9 @@ impl<'a> Lexer<'a> {
             let v: f64 = text.parse().map_err(|_| err("invalid number", self.pos))?;
             return Ok(Tok::Double(v));
         }
-        let v: u64 = text.parse().map_err(|_| err("integer literal out of range", self.pos))?;
+        let v: u64 = text
+            .parse()
+            .map_err(|_| err("integer literal out of range", self.pos))?;
         self.int_suffix(v)
     }
 
@@ -307,7 +336,10 @@ impl<'a> Lexer<'a> {
         let mut out: Vec<u8> = Vec::new();
         loop {
             if self.pos >= self.bytes.len() {
-                return Err(CompileError::parse("unterminated string literal", Span::new(start, self.pos)));
+                return Err(CompileError::parse(
+                    "unterminated string literal",
+                    Span::new(start, self.pos),
+                ));
             }
             let c = self.bytes[self.pos];
             if c == q && (!triple || (self.peek(1) == q && self.peek(2) == q)) {
@@ -315,7 +347,10 @@ impl<'a> Lexer<'a> {
                 break;
             }
             if !triple && (c == b'\n' || c == b'\r') {
-                return Err(CompileError::parse("newline in string literal", Span::new(start, self.pos)));
+                return Err(CompileError::parse(
+                    "newline in string literal",
+                    Span::new(start, self.pos),
+                ));
             }
             if c == b'\\' && !raw {
                 self.escape(&mut out, bytes)?;
@@ -337,15 +372,23 @@ impl<'a> Lexer<'a> {
         if bytes {
             Ok(Tok::Bytes(out))
         } else {
-            String::from_utf8(out)
-                .map(Tok::Str)
-                .map_err(|_| CompileError::parse("string literal is not valid UTF-8", Span::new(start, self.pos)))
+            String::from_utf8(out).map(Tok::Str).map_err(|_| {
+                CompileError::parse(
+                    "string literal is not valid UTF-8",
+                    Span::new(start, self.pos),
+                )
+            })
         }
     }
 
     fn escape(&mut self, out: &mut Vec<u8>, bytes: bool) -> Result<(), CompileError> {
         let esc_start = self.pos;
-        let bad = |lx: &Self, msg: &str| CompileError::parse(msg.to_string(), Span::new(esc_start, lx.pos.max(esc_start + 1)));
+        let bad = |lx: &Self, msg: &str| {
+            CompileError::parse(
+                msg.to_string(),
+                Span::new(esc_start, lx.pos.max(esc_start + 1)),
+            )
+        };
         self.pos += 1;
         let c = self.peek(0);
         self.pos += 1;
@@ -369,8 +412,12 @@ impl<'a> Lexer<'a> {
             return Ok(());
         }
         let take_digits = |lx: &mut Self, n: usize, radix: u32| -> Result<u32, CompileError> {
-            let s = lx.src.get(lx.pos..lx.pos + n).ok_or_else(|| bad(lx, "truncated escape sequence"))?;
-            let v = u32::from_str_radix(s, radix).map_err(|_| bad(lx, "invalid escape sequence"))?;
+            let s = lx
+                .src
+                .get(lx.pos..lx.pos + n)
+                .ok_or_else(|| bad(lx, "truncated escape sequence"))?;
+            let v =
+                u32::from_str_radix(s, radix).map_err(|_| bad(lx, "invalid escape sequence"))?;
             lx.pos += n;
             Ok(v)
         };
@@ -403,7 +450,12 @@ impl<'a> Lexer<'a> {
     }
 }
 
-fn push_code(out: &mut Vec<u8>, v: u32, bytes: bool, err: impl Fn() -> CompileError) -> Result<(), CompileError> {
+fn push_code(
+    out: &mut Vec<u8>,
+    v: u32,
+    bytes: bool,
+    err: impl Fn() -> CompileError,
+) -> Result<(), CompileError> {
     if bytes {
         out.push(u8::try_from(v).map_err(|_| err())?);
         Ok(())
@@ -412,7 +464,11 @@ fn push_code(out: &mut Vec<u8>, v: u32, bytes: bool, err: impl Fn() -> CompileEr
     }
 }
 
-fn push_char(out: &mut Vec<u8>, v: u32, err: impl Fn() -> CompileError) -> Result<(), CompileError> {
+fn push_char(
+    out: &mut Vec<u8>,
+    v: u32,
+    err: impl Fn() -> CompileError,
+) -> Result<(), CompileError> {
     let ch = char::from_u32(v).ok_or_else(err)?;
     let mut buf = [0u8; 4];
     out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());

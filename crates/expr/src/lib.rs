@@ -73,7 +73,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { macros: true, check: true }
+        Options {
+            macros: true,
+            check: true,
+        }
     }
 }
 
@@ -84,15 +87,30 @@ impl Program {
     }
 
     pub fn compile_with(source: &str, env: &Env, opts: Options) -> Result<Program, CompileError> {
-        let ast = parser::parse_with(source, ParseOptions { macros: opts.macros })?;
+        let ast = parser::parse_with(
+            source,
+            ParseOptions {
+                macros: opts.macros,
+            },
+        )?;
         Program::from_ast(&ast, source, env, opts.check)
     }
 
     /// Compiles an already-parsed expression (e.g. one rewritten by the engine).
-    pub fn from_ast(ast: &ast::Expr, source: &str, env: &Env, check: bool) -> Result<Program, CompileError> {
+    pub fn from_ast(
+        ast: &ast::Expr,
+        source: &str,
+        env: &Env,
+        check: bool,
+    ) -> Result<Program, CompileError> {
         let mut c = compile::Compiler::new(env, check);
         let (root, ty) = c.compile(ast)?;
-        Ok(Program { root, ty, n_locals: c.n_locals, source: source.into() })
+        Ok(Program {
+            root,
+            ty,
+            n_locals: c.n_locals,
+            source: source.into(),
+        })
     }
 
     /// The static type the checker inferred.
@@ -125,7 +143,10 @@ impl Program {
     /// Evaluates against variable values indexed by the slots `Env::declare` returned.
     #[inline]
     pub fn eval<A: Activation + ?Sized>(&self, vars: &A) -> Result<Value, EvalError> {
-        let mut frame = eval::Frame { vars, locals: Vec::new() };
+        let mut frame = eval::Frame {
+            vars,
+            locals: Vec::new(),
+        };
         if self.n_locals > 0 {
             frame.locals = vec![Value::Null; self.n_locals];
         }
@@ -135,6 +156,9 @@ impl Program {
 
 impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Program").field("source", &self.source).field("type", &self.ty).finish()
+        f.debug_struct("Program")
+            .field("source", &self.source)
+            .field("type", &self.ty)
+            .finish()
     }
 }

@@ -28,14 +28,28 @@ pub fn parse(src: &str) -> Result<Expr, CompileError> {
 
 pub fn parse_with(src: &str, opts: ParseOptions) -> Result<Expr, CompileError> {
     let toks = tokenize(src)?;
-    let mut p = Parser { toks, pos: 0, depth: 0, opts };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+        opts,
+    };
     let e = p.expr()?;
     let (tok, span) = p.peek_full();
     if *tok != Tok::Eof {
-        return Err(CompileError::parse(format!("unexpected {} after the end of the expression", tok.describe()), span));
+        return Err(CompileError::parse(
+            format!(
+                "unexpected {} after the end of the expression",
+                tok.describe()
+            ),
+            span,
+        ));
     }
     if tree_depth(&e) > MAX_TREE_DEPTH {
-        return Err(CompileError::parse(format!("expression is nested more than {MAX_TREE_DEPTH} levels deep"), e.span));
+        return Err(CompileError::parse(
+            format!("expression is nested more than {MAX_TREE_DEPTH} levels deep"),
+            e.span,
+        ));
     }
     Ok(e)
 }
@@ -83,7 +97,10 @@ impl Parser {
             self.bump();
             Ok(span)
         } else {
-            Err(CompileError::parse(format!("expected {what}, found {}", tok.describe()), span))
+            Err(CompileError::parse(
+                format!("expected {what}, found {}", tok.describe()),
+                span,
+            ))
         }
     }
 
@@ -106,7 +123,10 @@ impl Parser {
             self.expect(Tok::Colon, "':' of the conditional")?;
             let f = self.expr()?;
             let span = cond.span.to(f.span);
-            mk(span, ExprKind::Cond(Box::new(cond), Box::new(t), Box::new(f)))
+            mk(
+                span,
+                ExprKind::Cond(Box::new(cond), Box::new(t), Box::new(f)),
+            )
         } else {
             cond
         };
@@ -147,7 +167,10 @@ impl Parser {
             };
             self.bump();
             let r = self.addition()?;
-            l = mk(l.span.to(r.span), ExprKind::Binary(op, Box::new(l), Box::new(r)));
+            l = mk(
+                l.span.to(r.span),
+                ExprKind::Binary(op, Box::new(l), Box::new(r)),
+            );
         }
     }
 
@@ -161,7 +184,10 @@ impl Parser {
             };
             self.bump();
             let r = self.multiplication()?;
-            l = mk(l.span.to(r.span), ExprKind::Binary(op, Box::new(l), Box::new(r)));
+            l = mk(
+                l.span.to(r.span),
+                ExprKind::Binary(op, Box::new(l), Box::new(r)),
+            );
         }
     }
 
@@ -176,7 +202,10 @@ impl Parser {
             };
             self.bump();
             let r = self.unary()?;
-            l = mk(l.span.to(r.span), ExprKind::Binary(op, Box::new(l), Box::new(r)));
+            l = mk(
+                l.span.to(r.span),
+                ExprKind::Binary(op, Box::new(l), Box::new(r)),
+            );
         }
     }
 
@@ -201,7 +230,9 @@ impl Parser {
                 }
                 let lit_start = self.pos;
                 // `-9223372036854775808` does not fit before negation: take the literal here.
-                if let (Some(v), Some((next, _))) = (self.raw_int_at(lit_start), self.toks.get(lit_start + 1)) {
+                if let (Some(v), Some((next, _))) =
+                    (self.raw_int_at(lit_start), self.toks.get(lit_start + 1))
+                {
                     if v == 1u64 << 63 && !matches!(next, Tok::Dot | Tok::LBracket) {
                         let (_, span) = self.bump();
                         let mut e = mk(start.to(span), ExprKind::Lit(Literal::Int(i64::MIN)));
@@ -222,7 +253,10 @@ impl Parser {
                         } else if v < 1u64 << 63 {
                             -(v as i64)
                         } else {
-                            return Err(CompileError::parse("integer literal out of range", e.span));
+                            return Err(CompileError::parse(
+                                "integer literal out of range",
+                                e.span,
+                            ));
                         };
                         e = mk(start.to(e.span), ExprKind::Lit(Literal::Int(lit)));
                         n -= 1;
@@ -262,7 +296,10 @@ impl Parser {
                         Tok::In => "in".into(),
                         other => {
                             return Err(CompileError::parse(
-                                format!("expected a field name after '.', found {}", other.describe()),
+                                format!(
+                                    "expected a field name after '.', found {}",
+                                    other.describe()
+                                ),
                                 span,
                             ));
                         }
@@ -273,14 +310,26 @@ impl Parser {
                         let end = self.expect(Tok::RParen, "')'")?;
                         e = self.call(Some(e), name, args, start_of(span, end))?;
                     } else {
-                        e = mk(e.span.to(span), ExprKind::Select { operand: Box::new(e), field: name });
+                        e = mk(
+                            e.span.to(span),
+                            ExprKind::Select {
+                                operand: Box::new(e),
+                                field: name,
+                            },
+                        );
                     }
                 }
                 Tok::LBracket => {
                     self.bump();
                     let idx = self.expr()?;
                     let end = self.expect(Tok::RBracket, "']'")?;
-                    e = mk(e.span.to(end), ExprKind::Index { operand: Box::new(e), index: Box::new(idx) });
+                    e = mk(
+                        e.span.to(end),
+                        ExprKind::Index {
+                            operand: Box::new(e),
+                            index: Box::new(idx),
+                        },
+                    );
                 }
                 Tok::LBrace if e.qualified_name().is_some() => {
                     return Err(CompileError::parse(
@@ -359,18 +408,27 @@ impl Parser {
                 match tok2 {
                     Tok::Ident(name) => self.ident_or_call(format!(".{name}"), span.to(span2)),
                     other => Err(CompileError::parse(
-                        format!("expected an identifier after '.', found {}", other.describe()),
+                        format!(
+                            "expected an identifier after '.', found {}",
+                            other.describe()
+                        ),
                         span2,
                     )),
                 }
             }
             Tok::Ident(name) => {
                 if RESERVED.contains(&name.as_str()) {
-                    return Err(CompileError::parse(format!("'{name}' is a reserved word"), span));
+                    return Err(CompileError::parse(
+                        format!("'{name}' is a reserved word"),
+                        span,
+                    ));
                 }
                 self.ident_or_call(name, span)
             }
-            other => Err(CompileError::parse(format!("unexpected {}", other.describe()), span)),
+            other => Err(CompileError::parse(
+                format!("unexpected {}", other.describe()),
+                span,
+            )),
         }
     }
 
@@ -384,7 +442,13 @@ impl Parser {
         Ok(mk(span, ExprKind::Ident(name)))
     }
 
-    fn call(&mut self, target: Option<Expr>, func: String, mut args: Vec<Expr>, span: Span) -> Result<Expr, CompileError> {
+    fn call(
+        &mut self,
+        target: Option<Expr>,
+        func: String,
+        mut args: Vec<Expr>,
+        span: Span,
+    ) -> Result<Expr, CompileError> {
         let span = match &target {
             Some(t) => t.span.to(span),
             None => span,
@@ -394,7 +458,14 @@ impl Parser {
                 return Ok(e);
             }
         }
-        Ok(mk(span, ExprKind::Call { target: target.map(Box::new), func, args }))
+        Ok(mk(
+            span,
+            ExprKind::Call {
+                target: target.map(Box::new),
+                func,
+                args,
+            },
+        ))
     }
 }
 
@@ -414,13 +485,18 @@ fn children(e: &Expr) -> Vec<&Expr> {
         ExprKind::Lit(_) | ExprKind::Ident(_) => vec![],
         ExprKind::Select { operand, .. } | ExprKind::Has { operand, .. } => vec![operand],
         ExprKind::Index { operand, index } => vec![operand, index],
-        ExprKind::Call { target, args, .. } => target.iter().map(|t| &**t).chain(args.iter()).collect(),
+        ExprKind::Call { target, args, .. } => {
+            target.iter().map(|t| &**t).chain(args.iter()).collect()
+        }
         ExprKind::Not(x) | ExprKind::Neg(x) => vec![x],
         ExprKind::And(a, b) | ExprKind::Or(a, b) | ExprKind::Binary(_, a, b) => vec![a, b],
         ExprKind::Cond(a, b, c) => vec![a, b, c],
         ExprKind::List(items) => items.iter().collect(),
         ExprKind::Map(entries) => entries.iter().flat_map(|(k, v)| [k, v]).collect(),
-        ExprKind::Comprehension(c) => [&c.range, &c.body].into_iter().chain(c.filter.iter()).collect(),
+        ExprKind::Comprehension(c) => [&c.range, &c.body]
+            .into_iter()
+            .chain(c.filter.iter())
+            .collect(),
     }
 }
 
@@ -431,18 +507,31 @@ fn start_of(a: Span, b: Span) -> Span {
 fn var_name(e: &Expr, what: &str) -> Result<String, CompileError> {
     match &e.kind {
         ExprKind::Ident(n) if !n.starts_with('.') => Ok(n.clone()),
-        _ => Err(CompileError::parse(format!("{what} must be a simple identifier"), e.span)),
+        _ => Err(CompileError::parse(
+            format!("{what} must be a simple identifier"),
+            e.span,
+        )),
     }
 }
 
-fn expand_macro(target: &Option<Expr>, func: &str, args: &mut Vec<Expr>, span: Span) -> Result<Option<Expr>, CompileError> {
+fn expand_macro(
+    target: &Option<Expr>,
+    func: &str,
+    args: &mut Vec<Expr>,
+    span: Span,
+) -> Result<Option<Expr>, CompileError> {
     let n = args.len();
     if target.is_none() {
         if func == "has" && n == 1 {
             let arg = args.pop().expect("one argument");
             return match arg.kind {
-                ExprKind::Select { operand, field } => Ok(Some(mk(span, ExprKind::Has { operand, field }))),
-                _ => Err(CompileError::parse("has() needs a field selection such as has(a.b)", arg.span)),
+                ExprKind::Select { operand, field } => {
+                    Ok(Some(mk(span, ExprKind::Has { operand, field })))
+                }
+                _ => Err(CompileError::parse(
+                    "has() needs a field selection such as has(a.b)",
+                    arg.span,
+                )),
             };
         }
         return Ok(None);
@@ -452,7 +541,15 @@ fn expand_macro(target: &Option<Expr>, func: &str, args: &mut Vec<Expr>, span: S
         let body = args.pop().expect("3 args");
         let init = args.pop().expect("3 args");
         let var = var_name(&args[0], "cel.bind's variable")?;
-        return Ok(Some(comp(span, MacroKind::Bind, init, var, None, None, body)));
+        return Ok(Some(comp(
+            span,
+            MacroKind::Bind,
+            init,
+            var,
+            None,
+            None,
+            body,
+        )));
     }
     let kind = match (func, n) {
         ("all", 2 | 3) => MacroKind::All,
@@ -474,7 +571,10 @@ fn expand_macro(target: &Option<Expr>, func: &str, args: &mut Vec<Expr>, span: S
     let (var2, rest) = if two_vars {
         let v2 = var_name(&args[1], "the iteration variable")?;
         if v2 == var1 {
-            return Err(CompileError::parse("the two iteration variables must differ", args[1].span));
+            return Err(CompileError::parse(
+                "the two iteration variables must differ",
+                args[1].span,
+            ));
         }
         (Some(v2), args.split_off(2))
     } else {
@@ -491,8 +591,26 @@ fn expand_macro(target: &Option<Expr>, func: &str, args: &mut Vec<Expr>, span: S
     Ok(Some(comp(span, kind, range, var1, var2, filter, body)))
 }
 
-fn comp(span: Span, kind: MacroKind, range: Expr, var1: String, var2: Option<String>, filter: Option<Expr>, body: Expr) -> Expr {
-    mk(span, ExprKind::Comprehension(Box::new(Comprehension { kind, range, var1, var2, filter, body })))
+fn comp(
+    span: Span,
+    kind: MacroKind,
+    range: Expr,
+    var1: String,
+    var2: Option<String>,
+    filter: Option<Expr>,
+    body: Expr,
+) -> Expr {
+    mk(
+        span,
+        ExprKind::Comprehension(Box::new(Comprehension {
+            kind,
+            range,
+            var1,
+            var2,
+            filter,
+            body,
+        })),
+    )
 }
 
 #[cfg(test)]

@@ -58,7 +58,10 @@ impl Timestamp {
     }
     pub fn now() -> Timestamp {
         let now = Utc::now();
-        Timestamp { secs: now.timestamp(), nanos: now.timestamp_subsec_nanos() }
+        Timestamp {
+            secs: now.timestamp(),
+            nanos: now.timestamp_subsec_nanos(),
+        }
     }
 
     pub fn parse(s: &str) -> Result<Timestamp, EvalError> {
@@ -69,7 +72,9 @@ impl Timestamp {
 
     fn to_utc(self) -> DateTime<Utc> {
         // In range by construction, so chrono can represent it.
-        Utc.timestamp_opt(self.secs, self.nanos).single().unwrap_or_default()
+        Utc.timestamp_opt(self.secs, self.nanos)
+            .single()
+            .unwrap_or_default()
     }
 
     /// RFC 3339 in UTC with trailing zeros of the fraction removed.
@@ -108,8 +113,9 @@ impl Timestamp {
                 if let Some(off) = parse_offset(name) {
                     Ok(field.of(&utc.with_timezone(&off)))
                 } else {
-                    let zone: chrono_tz::Tz =
-                        name.parse().map_err(|_| EvalError::invalid(format!("unknown time zone {name:?}")))?;
+                    let zone: chrono_tz::Tz = name
+                        .parse()
+                        .map_err(|_| EvalError::invalid(format!("unknown time zone {name:?}")))?;
                     Ok(field.of(&utc.with_timezone(&zone)))
                 }
             }
@@ -173,7 +179,12 @@ impl Duration {
         if n > max || n < -max {
             return Err(EvalError::range("duration out of range"));
         }
-        Ok(Duration { total_nanos: i64x2 { secs: n.div_euclid(NANOS) as i64, nanos: n.rem_euclid(NANOS) as u32 } })
+        Ok(Duration {
+            total_nanos: i64x2 {
+                secs: n.div_euclid(NANOS) as i64,
+                nanos: n.rem_euclid(NANOS) as u32,
+            },
+        })
     }
     pub fn from_secs(s: i64) -> Result<Duration, EvalError> {
         Duration::from_nanos(s as i128 * NANOS)
@@ -207,12 +218,16 @@ impl Duration {
         }
         let mut total: i128 = 0;
         while !rest.is_empty() {
-            let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+            let num_end = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .ok_or_else(bad)?;
             let (num, tail) = rest.split_at(num_end);
             if num.is_empty() || num == "." {
                 return Err(bad());
             }
-            let unit_end = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+            let unit_end = tail
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(tail.len());
             let (unit, tail) = tail.split_at(unit_end);
             let scale: i128 = match unit {
                 "ns" => 1,
@@ -224,14 +239,24 @@ impl Duration {
                 _ => return Err(bad()),
             };
             let (int_part, frac_part) = num.split_once('.').unwrap_or((num, ""));
-            let ip: i128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| EvalError::range("duration out of range"))? };
-            let mut v = ip.checked_mul(scale).ok_or_else(|| EvalError::range("duration out of range"))?;
+            let ip: i128 = if int_part.is_empty() {
+                0
+            } else {
+                int_part
+                    .parse()
+                    .map_err(|_| EvalError::range("duration out of range"))?
+            };
+            let mut v = ip
+                .checked_mul(scale)
+                .ok_or_else(|| EvalError::range("duration out of range"))?;
             if !frac_part.is_empty() {
                 let digits = frac_part.len().min(30) as u32;
                 let fp: i128 = frac_part[..digits as usize].parse().map_err(|_| bad())?;
                 v += fp * scale / 10i128.pow(digits);
             }
-            total = total.checked_add(v).ok_or_else(|| EvalError::range("duration out of range"))?;
+            total = total
+                .checked_add(v)
+                .ok_or_else(|| EvalError::range("duration out of range"))?;
             rest = tail;
         }
         Duration::from_nanos(if neg { -total } else { total })
@@ -263,7 +288,9 @@ impl Duration {
 
 impl Default for Duration {
     fn default() -> Self {
-        Duration { total_nanos: i64x2 { secs: 0, nanos: 0 } }
+        Duration {
+            total_nanos: i64x2 { secs: 0, nanos: 0 },
+        }
     }
 }
 

@@ -98,14 +98,20 @@ impl Key {
             Value::Uint(u) => Ok(Key::Uint(*u)),
             Value::Bool(b) => Ok(Key::Bool(*b)),
             Value::String(s) => Ok(Key::String(s.clone())),
-            other => Err(EvalError::invalid(format!("unsupported key type {}", other.type_name().name()))),
+            other => Err(EvalError::invalid(format!(
+                "unsupported key type {}",
+                other.type_name().name()
+            ))),
         }
     }
     /// The key a lookup by `v` means, or None when no key can equal `v`.
     pub fn for_lookup(v: &Value) -> Option<Key> {
         match v {
             Value::Double(d) => {
-                if d.fract() == 0.0 && *d >= -9.223_372_036_854_776e18 && *d < 9.223_372_036_854_776e18 {
+                if d.fract() == 0.0
+                    && *d >= -9.223_372_036_854_776e18
+                    && *d < 9.223_372_036_854_776e18
+                {
                     Some(Key::Int(*d as i64))
                 } else if d.fract() == 0.0 && *d >= 0.0 && *d < 1.844_674_407_370_955_2e19 {
                     Some(Key::Uint(*d as u64))
@@ -225,7 +231,9 @@ impl Value {
             (Timestamp(a), Timestamp(b)) => a == b,
             (Duration(a), Duration(b)) => a == b,
             (Type(a), Type(b)) => a == b,
-            (List(a), List(b)) => a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.cel_eq(y)),
+            (List(a), List(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.cel_eq(y))
+            }
             (Map(a), Map(b)) => {
                 a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v.cel_eq(w)))
             }

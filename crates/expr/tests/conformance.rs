@@ -13,11 +13,32 @@ use riskflow_expr::{Env, Key, Map, Options, Program, Type, Value};
 use serde_json::Value as Json;
 
 const CORE: &[&str] = &[
-    "basic", "comparisons", "conversions", "fields", "fp_math", "integer_math", "lists", "logic", "macros",
-    "macros2", "namespace", "parse", "plumbing", "string", "timestamps", "type_deduction",
+    "basic",
+    "comparisons",
+    "conversions",
+    "fields",
+    "fp_math",
+    "integer_math",
+    "lists",
+    "logic",
+    "macros",
+    "macros2",
+    "namespace",
+    "parse",
+    "plumbing",
+    "string",
+    "timestamps",
+    "type_deduction",
 ];
-const EXTENSIONS: &[&str] =
-    &["string_ext", "math_ext", "bindings_ext", "optionals", "encoders_ext", "block_ext", "network_ext"];
+const EXTENSIONS: &[&str] = &[
+    "string_ext",
+    "math_ext",
+    "bindings_ext",
+    "optionals",
+    "encoders_ext",
+    "block_ext",
+    "network_ext",
+];
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cel-conformance")
@@ -47,9 +68,15 @@ fn parse_type(t: &Json) -> Option<Type> {
         ("list_type", v) => Type::list(parse_type(v.get("elem_type")?)?),
         ("map_type", Json::Array(a)) => {
             let m = a.first()?;
-            Type::map(parse_type(m.get("key_type")?)?, parse_type(m.get("value_type")?)?)
+            Type::map(
+                parse_type(m.get("key_type")?)?,
+                parse_type(m.get("value_type")?)?,
+            )
         }
-        ("map_type", v) => Type::map(parse_type(v.get("key_type")?)?, parse_type(v.get("value_type")?)?),
+        ("map_type", v) => Type::map(
+            parse_type(v.get("key_type")?)?,
+            parse_type(v.get("value_type")?)?,
+        ),
         _ => return None,
     })
 }
@@ -69,10 +96,19 @@ fn parse_value(v: &Json) -> Option<Value> {
             n => n.as_f64()?,
         }),
         "string" => Value::string(x.as_str()?),
-        "bytes_b64" => Value::Bytes(Arc::from(base64::engine::general_purpose::STANDARD.decode(x.as_str()?).ok()?)),
+        "bytes_b64" => Value::Bytes(Arc::from(
+            base64::engine::general_purpose::STANDARD
+                .decode(x.as_str()?)
+                .ok()?,
+        )),
         "bool" => Value::Bool(x.as_bool()?),
         "null" => Value::Null,
-        "list" => Value::list(x.as_array()?.iter().map(parse_value).collect::<Option<_>>()?),
+        "list" => Value::list(
+            x.as_array()?
+                .iter()
+                .map(parse_value)
+                .collect::<Option<_>>()?,
+        ),
         "map" => {
             let mut m = Map::new();
             for pair in x.as_array()? {
@@ -89,8 +125,12 @@ fn parse_value(v: &Json) -> Option<Value> {
 /// Value equality as the suite means it: same types, NaN matches NaN.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Double(x), Value::Double(y)) => (x.is_nan() && y.is_nan()) || (x == y && x.signum() == y.signum()) || x == y,
-        (Value::List(x), Value::List(y)) => x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same(p, q)),
+        (Value::Double(x), Value::Double(y)) => {
+            (x.is_nan() && y.is_nan()) || (x == y && x.signum() == y.signum()) || x == y
+        }
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same(p, q))
+        }
         (Value::Map(x), Value::Map(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
         }
@@ -123,7 +163,10 @@ fn run_test(t: &Json) -> Outcome {
             slots.push((name.to_string(), env.declare(name, ty)));
         }
     }
-    let opts = Options { macros: !t["disable_macros"].as_bool().unwrap_or(false), check: !t["disable_check"].as_bool().unwrap_or(false) };
+    let opts = Options {
+        macros: !t["disable_macros"].as_bool().unwrap_or(false),
+        check: !t["disable_check"].as_bool().unwrap_or(false),
+    };
     let bindings = t["bindings"].as_object().cloned().unwrap_or_default();
     for name in bindings.keys() {
         if env.slot(name).is_none() {
@@ -135,13 +178,19 @@ fn run_test(t: &Json) -> Outcome {
     let program = match Program::compile_with(expr, &env, opts) {
         Ok(p) => p,
         Err(e) => {
-            return if wants_error { Outcome::Pass } else { Outcome::Fail(format!("compile error: {}", e.render(expr))) };
+            return if wants_error {
+                Outcome::Pass
+            } else {
+                Outcome::Fail(format!("compile error: {}", e.render(expr)))
+            };
         }
     };
     if let Some(dt) = expected.get("deduced_type") {
         match parse_type(dt) {
             Some(want) if &want == program.result_type() => {}
-            want => return Outcome::Fail(format!("deduced {} want {:?}", program.result_type(), want)),
+            want => {
+                return Outcome::Fail(format!("deduced {} want {:?}", program.result_type(), want));
+            }
         }
     }
     if t["check_only"].as_bool() == Some(true) {
@@ -179,7 +228,8 @@ struct Counts {
 
 fn run_file(name: &str, verbose: bool) -> Counts {
     let path = dir().join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let doc: Json = serde_json::from_str(&text).expect("conformance JSON");
     let mut c = Counts::default();
     for s in doc["sections"].as_array().into_iter().flatten() {
@@ -190,7 +240,12 @@ fn run_file(name: &str, verbose: bool) -> Counts {
                 Outcome::Fail(why) => {
                     c.fail += 1;
                     if verbose {
-                        println!("  FAIL {name}/{}/{}: {} -- {why}", s["name"].as_str().unwrap_or(""), t["name"].as_str().unwrap_or(""), t["expr"].as_str().unwrap_or(""));
+                        println!(
+                            "  FAIL {name}/{}/{}: {} -- {why}",
+                            s["name"].as_str().unwrap_or(""),
+                            t["name"].as_str().unwrap_or(""),
+                            t["expr"].as_str().unwrap_or("")
+                        );
                     }
                 }
             }
@@ -207,7 +262,17 @@ fn cel_conformance() {
     let (mut pass, mut usable) = (0, 0);
     for f in CORE.iter().chain(EXTENSIONS) {
         let c = run_file(f, verbose);
-        println!("{f:<16} {:>5} {:>5} {:>5}{}", c.pass, c.fail, c.skip, if CORE.contains(f) { "" } else { "  (extension)" });
+        println!(
+            "{f:<16} {:>5} {:>5} {:>5}{}",
+            c.pass,
+            c.fail,
+            c.skip,
+            if CORE.contains(f) {
+                ""
+            } else {
+                "  (extension)"
+            }
+        );
         if CORE.contains(f) {
             pass += c.pass;
             usable += c.pass + c.fail;
@@ -216,11 +281,19 @@ fn cel_conformance() {
     }
     let pct = 100.0 * pass as f64 / usable as f64;
     println!("core: {pass}/{usable} usable tests pass ({pct:.1} %)");
-    let baseline: usize = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance-baseline.txt"))
-        .expect("baseline file")
-        .trim()
-        .parse()
-        .expect("baseline is a number");
-    assert!(pass >= baseline, "core conformance fell from {baseline} to {pass} passing tests");
-    assert!(pct >= 97.0, "core conformance {pct:.1} % is below the required 97 %");
+    let baseline: usize = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance-baseline.txt"),
+    )
+    .expect("baseline file")
+    .trim()
+    .parse()
+    .expect("baseline is a number");
+    assert!(
+        pass >= baseline,
+        "core conformance fell from {baseline} to {pass} passing tests"
+    );
+    assert!(
+        pct >= 97.0,
+        "core conformance {pct:.1} % is below the required 97 %"
+    );
 }

@@ -78,7 +78,14 @@ fn error_messages() {
 #[test]
 fn evaluation_errors_are_values_not_panics() {
     let env = Env::new();
-    for src in ["1 / 0", "9223372036854775807 + 1", "[1][5]", "{'a': 1}['b']", "timestamp('x')", "int(1e99)"] {
+    for src in [
+        "1 / 0",
+        "9223372036854775807 + 1",
+        "[1][5]",
+        "{'a': 1}['b']",
+        "timestamp('x')",
+        "int(1e99)",
+    ] {
         let p = Program::compile(src, &env).unwrap();
         assert!(p.eval(&[] as &[Value]).is_err(), "{src} should fail");
     }

@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 
 fn hash(s: &str) -> u64 {
     // FNV-1a: stable across runs and platforms.
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x1000_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x1000_0000_01b3)
+    })
 }
 
 async fn misbehave(key: &str) -> Option<StatusCode> {
@@ -30,7 +32,11 @@ async fn misbehave(key: &str) -> Option<StatusCode> {
 
 /// `POST /bureau/report` `{"id_number": …}` → a credit report.
 async fn bureau(Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
-    let id = req.get("id_number").and_then(Value::as_str).unwrap_or("").to_string();
+    let id = req
+        .get("id_number")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if let Some(code) = misbehave(&id).await {
         return Err(code);
     }
@@ -57,7 +63,11 @@ async fn bureau(Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
 
 /// `POST /device/risk` `{"device_id": …, "ip": …}` → a device-risk assessment.
 async fn device(Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
-    let id = req.get("device_id").and_then(Value::as_str).unwrap_or("").to_string();
+    let id = req
+        .get("device_id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if let Some(code) = misbehave(&id).await {
         return Err(code);
     }
@@ -74,7 +84,9 @@ async fn device(Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
 }
 
 pub fn app() -> Router {
-    Router::new().route("/bureau/report", post(bureau)).route("/device/risk", post(device))
+    Router::new()
+        .route("/bureau/report", post(bureau))
+        .route("/device/risk", post(device))
 }
 
 /// Binds `addr` (port 0 picks a free port) and serves in the background; returns the bound address.

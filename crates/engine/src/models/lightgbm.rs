@@ -28,7 +28,10 @@ const ZERO_THRESHOLD: f64 = 1e-35;
 
 fn parse_list<T: std::str::FromStr>(key: &str, v: &str) -> Result<Vec<T>, ModelError> {
     v.split_whitespace()
-        .map(|x| x.parse().map_err(|_| ModelError::Format(format!("bad value {x:?} in {key}"))))
+        .map(|x| {
+            x.parse()
+                .map_err(|_| ModelError::Format(format!("bad value {x:?} in {key}")))
+        })
         .collect()
 }
 
@@ -40,16 +43,30 @@ impl LightGbm {
         let mut cur: Option<std::collections::HashMap<&str, &str>> = None;
         let finish = |m: std::collections::HashMap<&str, &str>| -> Result<Tree, ModelError> {
             let get = |k: &str| m.get(k).copied().unwrap_or("");
-            let num_leaves: usize = get("num_leaves").trim().parse().map_err(|_| ModelError::Format("tree without num_leaves".into()))?;
+            let num_leaves: usize = get("num_leaves")
+                .trim()
+                .parse()
+                .map_err(|_| ModelError::Format("tree without num_leaves".into()))?;
             if get("num_cat").trim().parse::<usize>().unwrap_or(0) > 0 {
-                return Err(ModelError::Format("categorical splits are not supported".into()));
+                return Err(ModelError::Format(
+                    "categorical splits are not supported".into(),
+                ));
             }
             let leaf_value: Vec<f64> = parse_list("leaf_value", get("leaf_value"))?;
             if leaf_value.len() != num_leaves {
-                return Err(ModelError::Format("leaf_value does not match num_leaves".into()));
+                return Err(ModelError::Format(
+                    "leaf_value does not match num_leaves".into(),
+                ));
             }
             if num_leaves <= 1 {
-                return Ok(Tree { split_feature: vec![], threshold: vec![], decision_type: vec![], left: vec![], right: vec![], leaf_value });
+                return Ok(Tree {
+                    split_feature: vec![],
+                    threshold: vec![],
+                    decision_type: vec![],
+                    left: vec![],
+                    right: vec![],
+                    leaf_value,
+                });
             }
             let t = Tree {
                 split_feature: parse_list("split_feature", get("split_feature"))?,
@@ -60,12 +77,33 @@ impl LightGbm {
                 leaf_value,
             };
             let n = num_leaves - 1;
-            if [t.split_feature.len(), t.threshold.len(), t.decision_type.len(), t.left.len(), t.right.len()].iter().any(|l| *l != n) {
-                return Err(ModelError::Format("tree arrays have different lengths".into()));
+            if [
+                t.split_feature.len(),
+                t.threshold.len(),
+                t.decision_type.len(),
+                t.left.len(),
+                t.right.len(),
+            ]
+            .iter()
+            .any(|l| *l != n)
+            {
+                return Err(ModelError::Format(
+                    "tree arrays have different lengths".into(),
+                ));
             }
-            let ok = |c: i32| if c >= 0 { (c as usize) < n } else { ((!c) as usize) < num_leaves };
-            if !t.left.iter().chain(&t.right).all(|c| ok(*c)) || t.decision_type.iter().any(|d| d & 1 == 1) {
-                return Err(ModelError::Format("tree has invalid children or categorical splits".into()));
+            let ok = |c: i32| {
+                if c >= 0 {
+                    (c as usize) < n
+                } else {
+                    ((!c) as usize) < num_leaves
+                }
+            };
+            if !t.left.iter().chain(&t.right).all(|c| ok(*c))
+                || t.decision_type.iter().any(|d| d & 1 == 1)
+            {
+                return Err(ModelError::Format(
+                    "tree has invalid children or categorical splits".into(),
+                ));
             }
             Ok(t)
         };
@@ -84,7 +122,9 @@ impl LightGbm {
                 }
                 break;
             }
-            let Some((k, v)) = line.split_once('=') else { continue };
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
             match &mut cur {
                 Some(m) => {
                     m.insert(k, v);
@@ -94,15 +134,31 @@ impl LightGbm {
                         let mut parts = v.split_whitespace();
                         objective = Some(match parts.next() {
                             Some("binary") => {
-                                let s = parts.find_map(|p| p.strip_prefix("sigmoid:")).and_then(|s| s.parse().ok()).unwrap_or(1.0);
+                                let s = parts
+                                    .find_map(|p| p.strip_prefix("sigmoid:"))
+                                    .and_then(|s| s.parse().ok())
+                                    .unwrap_or(1.0);
                                 Objective::Binary { sigmoid: s }
                             }
-                            Some("regression" | "regression_l2" | "l2" | "mean_squared_error" | "mse") => Objective::Regression,
-                            other => return Err(ModelError::Format(format!("objective {other:?} is not supported (binary, regression)"))),
+                            Some(
+                                "regression" | "regression_l2" | "l2" | "mean_squared_error"
+                                | "mse",
+                            ) => Objective::Regression,
+                            other => {
+                                return Err(ModelError::Format(format!(
+                                    "objective {other:?} is not supported (binary, regression)"
+                                )));
+                            }
                         });
                     }
-                    "max_feature_idx" => num_features = v.trim().parse::<usize>().map(|m| m + 1).unwrap_or(0),
-                    "num_class" if v.trim() != "1" => return Err(ModelError::Format("multi-class models are not supported".into())),
+                    "max_feature_idx" => {
+                        num_features = v.trim().parse::<usize>().map(|m| m + 1).unwrap_or(0)
+                    }
+                    "num_class" if v.trim() != "1" => {
+                        return Err(ModelError::Format(
+                            "multi-class models are not supported".into(),
+                        ));
+                    }
                     _ => {}
                 },
             }
@@ -110,11 +166,17 @@ impl LightGbm {
         if let Some(m) = cur.take() {
             trees.push(finish(m)?);
         }
-        let objective = objective.ok_or_else(|| ModelError::Format("no objective line (is this a LightGBM model file?)".into()))?;
+        let objective = objective.ok_or_else(|| {
+            ModelError::Format("no objective line (is this a LightGBM model file?)".into())
+        })?;
         if trees.is_empty() {
             return Err(ModelError::Format("model has no trees".into()));
         }
-        Ok(LightGbm { trees, objective, num_features })
+        Ok(LightGbm {
+            trees,
+            objective,
+            num_features,
+        })
     }
 
     pub fn num_features(&self) -> usize {
@@ -141,7 +203,9 @@ impl LightGbm {
                 if v.is_nan() && missing != 2 {
                     v = 0.0;
                 }
-                let go_left = if (missing == 1 && v.abs() <= ZERO_THRESHOLD) || (missing == 2 && v.is_nan()) {
+                let go_left = if (missing == 1 && v.abs() <= ZERO_THRESHOLD)
+                    || (missing == 2 && v.is_nan())
+                {
                     default_left
                 } else {
                     v <= t.threshold[i]
@@ -158,9 +222,19 @@ impl LightGbm {
         match self.objective {
             Objective::Binary { sigmoid: s } => {
                 let p = sigmoid(s * raw);
-                Prediction { score: p, probability: Some(p), reasons: vec![], contributions: vec![] }
+                Prediction {
+                    score: p,
+                    probability: Some(p),
+                    reasons: vec![],
+                    contributions: vec![],
+                }
             }
-            Objective::Regression => Prediction { score: raw, probability: None, reasons: vec![], contributions: vec![] },
+            Objective::Regression => Prediction {
+                score: raw,
+                probability: None,
+                reasons: vec![],
+                contributions: vec![],
+            },
         }
     }
 }

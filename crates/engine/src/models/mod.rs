@@ -94,24 +94,50 @@ pub struct Logistic {
 impl Logistic {
     fn predict(&self, features: &[Value], names: &[String]) -> Result<Prediction, ModelError> {
         let xs = numeric(features, names)?;
-        let contributions: Vec<f64> =
-            xs.iter().zip(&self.coefficients).map(|(x, c)| if x.is_nan() { 0.0 } else { x * c }).collect();
+        let contributions: Vec<f64> = xs
+            .iter()
+            .zip(&self.coefficients)
+            .map(|(x, c)| if x.is_nan() { 0.0 } else { x * c })
+            .collect();
         let z = self.intercept + contributions.iter().sum::<f64>();
         let p = sigmoid(z);
         // Reasons: the features that pushed risk up the most.
-        let mut order: Vec<usize> = (0..contributions.len()).filter(|i| contributions[*i] > 0.0).collect();
+        let mut order: Vec<usize> = (0..contributions.len())
+            .filter(|i| contributions[*i] > 0.0)
+            .collect();
         order.sort_by(|a, b| contributions[*b].total_cmp(&contributions[*a]));
-        let reasons = order.into_iter().map(|i| Arc::from(names[i].as_str())).collect();
-        Ok(Prediction { score: p, probability: Some(p), reasons, contributions })
+        let reasons = order
+            .into_iter()
+            .map(|i| Arc::from(names[i].as_str()))
+            .collect();
+        Ok(Prediction {
+            score: p,
+            probability: Some(p),
+            reasons,
+            contributions,
+        })
     }
 }
 
 /// A scorecard bin (used by the project compiler).
-pub fn scorecard_bin(test: Option<crate::cell::Test>, missing: bool, otherwise: bool, points: f64) -> scorecard::Bin {
-    scorecard::Bin { test, missing, otherwise, points }
+pub fn scorecard_bin(
+    test: Option<crate::cell::Test>,
+    missing: bool,
+    otherwise: bool,
+    points: f64,
+) -> scorecard::Bin {
+    scorecard::Bin {
+        test,
+        missing,
+        otherwise,
+        points,
+    }
 }
 
 /// A scorecard characteristic (used by the project compiler).
-pub fn scorecard_characteristic(reason: Arc<str>, bins: Vec<scorecard::Bin>) -> scorecard::Characteristic {
+pub fn scorecard_characteristic(
+    reason: Arc<str>,
+    bins: Vec<scorecard::Bin>,
+) -> scorecard::Characteristic {
     scorecard::Characteristic::new(reason, bins)
 }

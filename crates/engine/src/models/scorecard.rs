@@ -24,8 +24,15 @@ pub struct Characteristic {
 
 impl Characteristic {
     pub fn new(reason: Arc<str>, bins: Vec<Bin>) -> Characteristic {
-        let max_points = bins.iter().map(|b| b.points).fold(f64::NEG_INFINITY, f64::max);
-        Characteristic { reason, bins, max_points }
+        let max_points = bins
+            .iter()
+            .map(|b| b.points)
+            .fold(f64::NEG_INFINITY, f64::max);
+        Characteristic {
+            reason,
+            bins,
+            max_points,
+        }
     }
 }
 
@@ -63,13 +70,22 @@ impl Scorecard {
             }
         }
         lost.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let reasons = lost.iter().take(self.reason_count).map(|(_, i)| self.characteristics[*i].reason.clone()).collect();
+        let reasons = lost
+            .iter()
+            .take(self.reason_count)
+            .map(|(_, i)| self.characteristics[*i].reason.clone())
+            .collect();
         let probability = self.scaling.map(|(base_score, base_odds, pdo)| {
             // score = offset + factor·ln(odds), odds = good:bad
             let factor = pdo / std::f64::consts::LN_2;
             let odds = base_odds * ((total - base_score) / factor).exp();
             1.0 / (1.0 + odds)
         });
-        Ok(Prediction { score: total, probability, reasons, contributions })
+        Ok(Prediction {
+            score: total,
+            probability,
+            reasons,
+            contributions,
+        })
     }
 }

@@ -27,7 +27,9 @@ pub struct XgBoost {
 }
 
 fn arr<'a>(t: &'a Json, key: &str) -> Result<&'a Vec<Json>, ModelError> {
-    t.get(key).and_then(Json::as_array).ok_or_else(|| ModelError::Format(format!("tree lacks {key:?}")))
+    t.get(key)
+        .and_then(Json::as_array)
+        .ok_or_else(|| ModelError::Format(format!("tree lacks {key:?}")))
 }
 
 fn num_str(v: &Json) -> Option<f64> {
@@ -40,19 +42,32 @@ fn num_str(v: &Json) -> Option<f64> {
 
 impl XgBoost {
     pub fn from_json(text: &str) -> Result<XgBoost, ModelError> {
-        let doc: Json = serde_json::from_str(text).map_err(|e| ModelError::Format(format!("not JSON: {e}")))?;
-        let learner = doc.get("learner").ok_or_else(|| ModelError::Format("no \"learner\" (is this an XGBoost JSON model?)".into()))?;
+        let doc: Json =
+            serde_json::from_str(text).map_err(|e| ModelError::Format(format!("not JSON: {e}")))?;
+        let learner = doc.get("learner").ok_or_else(|| {
+            ModelError::Format("no \"learner\" (is this an XGBoost JSON model?)".into())
+        })?;
         let objective = match learner.pointer("/objective/name").and_then(Json::as_str) {
             Some("binary:logistic") => Objective::Logistic,
-            Some("reg:squarederror" | "reg:linear" | "reg:absoluteerror" | "reg:pseudohubererror") => Objective::Regression,
-            Some(other) => return Err(ModelError::Format(format!("objective {other:?} is not supported (binary:logistic, reg:squarederror)"))),
+            Some(
+                "reg:squarederror" | "reg:linear" | "reg:absoluteerror" | "reg:pseudohubererror",
+            ) => Objective::Regression,
+            Some(other) => {
+                return Err(ModelError::Format(format!(
+                    "objective {other:?} is not supported (binary:logistic, reg:squarederror)"
+                )));
+            }
             None => return Err(ModelError::Format("model has no objective".into())),
         };
-        let params = learner.get("learner_model_param").ok_or_else(|| ModelError::Format("no learner_model_param".into()))?;
+        let params = learner
+            .get("learner_model_param")
+            .ok_or_else(|| ModelError::Format("no learner_model_param".into()))?;
         let base_score = params.get("base_score").and_then(num_str).unwrap_or(0.5);
         let num_features = params.get("num_feature").and_then(num_str).unwrap_or(0.0) as usize;
         if params.get("num_class").and_then(num_str).unwrap_or(0.0) > 1.0 {
-            return Err(ModelError::Format("multi-class models are not supported".into()));
+            return Err(ModelError::Format(
+                "multi-class models are not supported".into(),
+            ));
         }
         let base_margin = match objective {
             Objective::Logistic => (base_score / (1.0 - base_score)).ln(),
@@ -61,36 +76,85 @@ impl XgBoost {
         let trees_json = learner
             .pointer("/gradient_booster/model/trees")
             .and_then(Json::as_array)
-            .ok_or_else(|| ModelError::Format("no gradient_booster.model.trees (only gbtree boosters are supported)".into()))?;
+            .ok_or_else(|| {
+                ModelError::Format(
+                    "no gradient_booster.model.trees (only gbtree boosters are supported)".into(),
+                )
+            })?;
         let mut trees = Vec::with_capacity(trees_json.len());
         for t in trees_json {
             let ints = |k: &str| -> Result<Vec<i64>, ModelError> {
-                arr(t, k)?.iter().map(|v| v.as_i64().ok_or_else(|| ModelError::Format(format!("bad {k}")))).collect()
+                arr(t, k)?
+                    .iter()
+                    .map(|v| {
+                        v.as_i64()
+                            .ok_or_else(|| ModelError::Format(format!("bad {k}")))
+                    })
+                    .collect()
             };
-            let left: Vec<i32> = ints("left_children")?.into_iter().map(|v| v as i32).collect();
-            let right: Vec<i32> = ints("right_children")?.into_iter().map(|v| v as i32).collect();
-            let feature: Vec<u32> = ints("split_indices")?.into_iter().map(|v| v as u32).collect();
-            let threshold: Vec<f32> = arr(t, "split_conditions")?.iter().map(|v| v.as_f64().unwrap_or(0.0) as f32).collect();
-            let default_left: Vec<bool> =
-                arr(t, "default_left")?.iter().map(|v| v.as_bool().unwrap_or_else(|| v.as_i64() == Some(1))).collect();
+            let left: Vec<i32> = ints("left_children")?
+                .into_iter()
+                .map(|v| v as i32)
+                .collect();
+            let right: Vec<i32> = ints("right_children")?
+                .into_iter()
+                .map(|v| v as i32)
+                .collect();
+            let feature: Vec<u32> = ints("split_indices")?
+                .into_iter()
+                .map(|v| v as u32)
+                .collect();
+            let threshold: Vec<f32> = arr(t, "split_conditions")?
+                .iter()
+                .map(|v| v.as_f64().unwrap_or(0.0) as f32)
+                .collect();
+            let default_left: Vec<bool> = arr(t, "default_left")?
+                .iter()
+                .map(|v| v.as_bool().unwrap_or_else(|| v.as_i64() == Some(1)))
+                .collect();
             let n = left.len();
-            if [right.len(), feature.len(), threshold.len(), default_left.len()].iter().any(|l| *l != n) {
-                return Err(ModelError::Format("tree arrays have different lengths".into()));
+            if [
+                right.len(),
+                feature.len(),
+                threshold.len(),
+                default_left.len(),
+            ]
+            .iter()
+            .any(|l| *l != n)
+            {
+                return Err(ModelError::Format(
+                    "tree arrays have different lengths".into(),
+                ));
             }
             if let Some(split_type) = t.get("split_type").and_then(Json::as_array) {
                 if split_type.iter().any(|v| v.as_i64().unwrap_or(0) != 0) {
-                    return Err(ModelError::Format("categorical splits are not supported".into()));
+                    return Err(ModelError::Format(
+                        "categorical splits are not supported".into(),
+                    ));
                 }
             }
             for i in 0..n {
                 let bad = |c: i32| c != -1 && (c < 0 || c as usize >= n);
                 if bad(left[i]) || bad(right[i]) {
-                    return Err(ModelError::Format(format!("tree node {i} points outside the tree")));
+                    return Err(ModelError::Format(format!(
+                        "tree node {i} points outside the tree"
+                    )));
                 }
             }
-            trees.push(Tree { left, right, feature, threshold, default_left });
+            trees.push(Tree {
+                left,
+                right,
+                feature,
+                threshold,
+                default_left,
+            });
         }
-        Ok(XgBoost { trees, base_margin, objective, num_features })
+        Ok(XgBoost {
+            trees,
+            base_margin,
+            objective,
+            num_features,
+        })
     }
 
     pub fn num_features(&self) -> usize {
@@ -110,7 +174,11 @@ impl XgBoost {
                 }
                 let f = t.feature[node] as usize;
                 let v = x.get(f).copied().unwrap_or(f64::NAN);
-                let go_left = if v.is_nan() { t.default_left[node] } else { (v as f32) < t.threshold[node] };
+                let go_left = if v.is_nan() {
+                    t.default_left[node]
+                } else {
+                    (v as f32) < t.threshold[node]
+                };
                 node = if go_left { t.left[node] } else { t.right[node] } as usize;
             }
             sum += t.threshold[node];
@@ -123,9 +191,19 @@ impl XgBoost {
         match self.objective {
             Objective::Logistic => {
                 let p = sigmoid(m);
-                Prediction { score: p, probability: Some(p), reasons: vec![], contributions: vec![] }
+                Prediction {
+                    score: p,
+                    probability: Some(p),
+                    reasons: vec![],
+                    contributions: vec![],
+                }
             }
-            Objective::Regression => Prediction { score: m, probability: None, reasons: vec![], contributions: vec![] },
+            Objective::Regression => Prediction {
+                score: m,
+                probability: None,
+                reasons: vec![],
+                contributions: vec![],
+            },
         }
     }
 }
