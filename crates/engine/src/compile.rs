@@ -535,8 +535,8 @@ fn compile_flow(
             }
         }
         if let Some(model) = build_model(&mut b, name, def, &feature_names, &feature_types) {
-            if let Some(n) = model.feature_count() {
-                if n != features.len() && !features.is_empty() {
+            if let Some(n) = model.feature_count()
+                && n != features.len() && !features.is_empty() {
                     b.err(
                         name,
                         name,
@@ -546,7 +546,6 @@ fn compile_flow(
                         ),
                     );
                 }
-            }
             pending.push(Pending {
                 name: format!("models.{name}"),
                 kind: NodeKind::Model(ModelNode {
@@ -758,8 +757,8 @@ fn compile_flow(
         let program = expr
             .as_ref()
             .and_then(|src| b.cel(name, src, &format!("output {name}")));
-        if let Some(p) = &program {
-            if !ft.accepts(p.result_type()) {
+        if let Some(p) = &program
+            && !ft.accepts(p.result_type()) {
                 let src = expr.as_deref().unwrap_or("");
                 b.err(
                     name,
@@ -771,7 +770,6 @@ fn compile_flow(
                     ),
                 );
             }
-        }
         let override_index = settable.iter().position(|s| s == name);
         if program.is_none() && override_index.is_none() && expr.is_none() {
             b.err(

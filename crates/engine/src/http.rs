@@ -37,15 +37,12 @@ impl HttpFetcher {
             return Err(("unknown data source".into(), 0));
         };
         let key = (c.source, c.request.to_string());
-        if src.cache_ttl_s > 0 {
-            if let Ok(cache) = self.cache.lock() {
-                if let Some((at, body)) = cache.get(&key) {
-                    if at.elapsed() < Duration::from_secs(src.cache_ttl_s) {
+        if src.cache_ttl_s > 0
+            && let Ok(cache) = self.cache.lock()
+                && let Some((at, body)) = cache.get(&key)
+                    && at.elapsed() < Duration::from_secs(src.cache_ttl_s) {
                         return Ok((body.clone(), "cache", 0));
                     }
-                }
-            }
-        }
         let mut last_error = String::new();
         let attempts = src.retries + 1;
         for attempt in 0..attempts {
@@ -54,11 +51,10 @@ impl HttpFetcher {
             }
             match self.once(src, &c.request).await {
                 Ok(body) => {
-                    if src.cache_ttl_s > 0 {
-                        if let Ok(mut cache) = self.cache.lock() {
+                    if src.cache_ttl_s > 0
+                        && let Ok(mut cache) = self.cache.lock() {
                             cache.insert(key, (Instant::now(), body.clone()));
                         }
-                    }
                     return Ok((body, "call", attempt + 1));
                 }
                 Err(e) => last_error = e,

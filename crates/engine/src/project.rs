@@ -141,7 +141,7 @@ impl FieldDef {
 #[serde(untagged)]
 pub enum VariableDef {
     Expr(String),
-    Long(VariableLong),
+    Long(Box<VariableLong>),
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -211,9 +211,7 @@ impl ColumnIndex {
             let mut map = HashMap::new();
             for v in discrete {
                 let k = Key::from_value(&v).ok()?;
-                if !map.contains_key(&k) {
-                    map.insert(k, fill(&v));
-                }
+                map.entry(k).or_insert_with(|| fill(&v));
             }
             // "anything else" for a discrete column: a value equal to no literal.
             let other_value = Value::string("\u{0}riskflow-other");
@@ -710,8 +708,8 @@ pub fn analyze(t: &Table, complete: bool) -> Result<Vec<Finding>, String> {
                     }
                 }
             });
-            if shadowed {
-                if let Some((j, ks)) = example {
+            if shadowed
+                && let Some((j, ks)) = example {
                     let combo: Vec<Value> = ks
                         .iter()
                         .enumerate()
@@ -726,7 +724,6 @@ pub fn analyze(t: &Table, complete: bool) -> Result<Vec<Finding>, String> {
                         ),
                     });
                 }
-            }
         }
     }
     if complete {
@@ -803,7 +800,7 @@ mod tests {
         let tests = parse_tests(cells, &vec![true; cells.len()]).unwrap();
         Row {
             line,
-            exprs: vec![None; tests.len()],
+            exprs: tests.iter().map(|_| None).collect(),
             tests,
             outputs: vec![Value::Int(out)],
             priority: 0,

@@ -3,6 +3,8 @@
 //! from XGBoost and LightGBM themselves (missing values included). Every
 //! riskflow prediction must be within 1e-6 of the library's.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 use std::path::PathBuf;
 
 use riskflow_engine::models::{LightGbm, XgBoost};

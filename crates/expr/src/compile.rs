@@ -74,11 +74,10 @@ impl<'e> Compiler<'e> {
             ExprKind::Select { operand, field } => {
                 if let Some(q) = operand.qualified_name() {
                     let first = q.trim_start_matches('.').split('.').next().unwrap_or("");
-                    if q.starts_with('.') || self.local(first).is_none() {
-                        if let Some((slot, ty, name)) = self.resolve(&format!("{q}.{field}")) {
+                    if (q.starts_with('.') || self.local(first).is_none())
+                        && let Some((slot, ty, name)) = self.resolve(&format!("{q}.{field}")) {
                             return Ok((Node::Var(slot, name), ty));
                         }
-                    }
                 }
                 let (n, t) = self.compile(operand)?;
                 let ty = match &t {
@@ -261,11 +260,10 @@ impl<'e> Compiler<'e> {
     }
 
     fn ident(&mut self, e: &Expr, name: &str) -> C {
-        if !name.starts_with('.') {
-            if let Some((i, t)) = self.local(name) {
+        if !name.starts_with('.')
+            && let Some((i, t)) = self.local(name) {
                 return Ok((Node::Local(i), t));
             }
-        }
         if let Some((slot, ty, full)) = self.resolve(name) {
             return Ok((Node::Var(slot, full), ty));
         }
@@ -281,16 +279,14 @@ impl<'e> Compiler<'e> {
 
     fn call(&mut self, e: &Expr, target: Option<&Expr>, func: &str, args: &[Expr]) -> C {
         // `math.greatest(…)`: a namespaced global function, not a member call.
-        if let Some(t) = target {
-            if let Some(q) = t.qualified_name() {
+        if let Some(t) = target
+            && let Some(q) = t.qualified_name() {
                 let full = format!("{}.{func}", q.trim_start_matches('.'));
-                if self.local(&q).is_none() && self.resolve(&q).is_none() {
-                    if let Some(b) = functions::lookup(&full, false, args.len()) {
+                if self.local(&q).is_none() && self.resolve(&q).is_none()
+                    && let Some(b) = functions::lookup(&full, false, args.len()) {
                         return self.emit_call(e, &full, b, args.iter().collect());
                     }
-                }
             }
-        }
         let mut all: Vec<&Expr> = Vec::with_capacity(args.len() + 1);
         if let Some(t) = target {
             all.push(t);
@@ -311,8 +307,8 @@ impl<'e> Compiler<'e> {
             );
         };
         // A constant pattern is compiled once, here.
-        if func == "matches" && all.len() == 2 {
-            if let ExprKind::Lit(Literal::String(pat)) = &all[1].kind {
+        if func == "matches" && all.len() == 2
+            && let ExprKind::Lit(Literal::String(pat)) = &all[1].kind {
                 let re = match regex::Regex::new(pat) {
                     Ok(re) => re,
                     Err(err) => {
@@ -333,7 +329,6 @@ impl<'e> Compiler<'e> {
                 }
                 return Ok((Node::Matches(Box::new(n), Arc::new(re)), Type::Bool));
             }
-        }
         self.emit_call(e, func, b, all)
     }
 

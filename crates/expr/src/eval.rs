@@ -336,11 +336,10 @@ impl Comp {
                         it.0.clone()
                     };
                     bind(f, it);
-                    if let Some(p) = &self.filter {
-                        if !bool_of(&p.eval(f)?, "filter")? {
+                    if let Some(p) = &self.filter
+                        && !bool_of(&p.eval(f)?, "filter")? {
                             continue;
                         }
-                    }
                     if self.kind == MacroKind::Filter {
                         if bool_of(&self.body.eval(f)?, "filter")? {
                             out.push(elem);
@@ -356,11 +355,10 @@ impl Comp {
                 for it in items {
                     let key = Key::from_value(&it.0)?;
                     bind(f, it);
-                    if let Some(p) = &self.filter {
-                        if !bool_of(&p.eval(f)?, "transformMap")? {
+                    if let Some(p) = &self.filter
+                        && !bool_of(&p.eval(f)?, "transformMap")? {
                             continue;
                         }
-                    }
                     out.insert(key, self.body.eval(f)?);
                 }
                 Ok(Value::map(out))

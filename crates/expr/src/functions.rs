@@ -42,7 +42,7 @@ pub(crate) fn negate(v: Value) -> R {
             .map(Value::Int)
             .ok_or_else(|| EvalError::overflow("integer")),
         Value::Double(d) => Ok(Value::Double(-d)),
-        Value::Duration(d) => Ok(Value::Duration(d.neg()?)),
+        Value::Duration(d) => Ok(Value::Duration(d.negated()?)),
         other => Err(no_overload("-_", &[other])),
     }
 }
@@ -134,12 +134,12 @@ pub(crate) fn binary(op: BinOp, a: &Value, b: &Value) -> R {
             Value::list(v)
         }
         (BinOp::Add, Timestamp(t), Duration(d)) | (BinOp::Add, Duration(d), Timestamp(t)) => {
-            Timestamp(t.add(*d)?)
+            Timestamp(t.plus(*d)?)
         }
-        (BinOp::Add, Duration(x), Duration(y)) => Duration(x.add(*y)?),
-        (BinOp::Sub, Timestamp(t), Duration(d)) => Timestamp(t.sub(*d)?),
+        (BinOp::Add, Duration(x), Duration(y)) => Duration(x.plus(*y)?),
+        (BinOp::Sub, Timestamp(t), Duration(d)) => Timestamp(t.minus(*d)?),
         (BinOp::Sub, Timestamp(x), Timestamp(y)) => Duration(x.diff(*y)?),
-        (BinOp::Sub, Duration(x), Duration(y)) => Duration(x.sub(*y)?),
+        (BinOp::Sub, Duration(x), Duration(y)) => Duration(x.minus(*y)?),
         _ => return Err(no_overload(op_name(op), &[a.clone(), b.clone()])),
     };
     Ok(r)
@@ -592,8 +592,8 @@ fn to_int(a: &[Value]) -> R {
             .map_err(|_| range_err("int")),
         Value::Double(d) => {
             if d.is_nan()
-                || *d <= -9.223_372_036_854_775_808e18
-                || *d >= 9.223_372_036_854_775_807e18
+                || *d <= -9.223_372_036_854_776e18
+                || *d >= 9.223_372_036_854_776e18
             {
                 Err(range_err("int"))
             } else {

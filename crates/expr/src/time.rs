@@ -89,10 +89,10 @@ impl Timestamp {
         }
     }
 
-    pub fn add(self, d: Duration) -> Result<Timestamp, EvalError> {
+    pub fn plus(self, d: Duration) -> Result<Timestamp, EvalError> {
         Timestamp::from_unix_nanos(self.unix_nanos() + d.nanos())
     }
-    pub fn sub(self, d: Duration) -> Result<Timestamp, EvalError> {
+    pub fn minus(self, d: Duration) -> Result<Timestamp, EvalError> {
         Timestamp::from_unix_nanos(self.unix_nanos() - d.nanos())
     }
     pub fn diff(self, other: Timestamp) -> Result<Duration, EvalError> {
@@ -158,7 +158,7 @@ pub enum TimeField {
 
 impl TimeField {
     fn of<T: Datelike + Timelike>(self, t: &T) -> i64 {
-        (match self {
+        match self {
             TimeField::FullYear => t.year() as i64,
             TimeField::Month => t.month0() as i64,
             TimeField::Date => t.day() as i64,
@@ -169,7 +169,7 @@ impl TimeField {
             TimeField::Minutes => t.minute() as i64,
             TimeField::Seconds => t.second() as i64,
             TimeField::Milliseconds => (t.nanosecond() % 1_000_000_000 / 1_000_000) as i64,
-        }) as i64
+        }
     }
 }
 
@@ -192,13 +192,13 @@ impl Duration {
     pub fn nanos(self) -> i128 {
         self.total_nanos.secs as i128 * NANOS + self.total_nanos.nanos as i128
     }
-    pub fn add(self, o: Duration) -> Result<Duration, EvalError> {
+    pub fn plus(self, o: Duration) -> Result<Duration, EvalError> {
         Duration::from_nanos(self.nanos() + o.nanos())
     }
-    pub fn sub(self, o: Duration) -> Result<Duration, EvalError> {
+    pub fn minus(self, o: Duration) -> Result<Duration, EvalError> {
         Duration::from_nanos(self.nanos() - o.nanos())
     }
-    pub fn neg(self) -> Result<Duration, EvalError> {
+    pub fn negated(self) -> Result<Duration, EvalError> {
         Duration::from_nanos(-self.nanos())
     }
 

@@ -1,6 +1,8 @@
 //! Invariants over arbitrary input: the parser and evaluator never panic,
 //! and user-facing errors name the place.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 use proptest::prelude::*;
 use riskflow_expr::{Env, Options, Program, Type, Value};
 

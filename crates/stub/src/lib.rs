@@ -45,7 +45,7 @@ async fn bureau(Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
     }
     let h = hash(&id);
     let score = 450 + (h % 400) as i64;
-    let thin = h % 17 == 0;
+    let thin = h.is_multiple_of(17);
     Ok(Json(json!({
         "hit": true,
         "score": score,
@@ -56,8 +56,8 @@ async fn bureau(Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
         "total_debt": ((h >> 24) % 6_000_000) as f64 / 100.0,
         "oldest_account_months": if thin { 0 } else { 6 + (h >> 32) % 240 },
         "utilization": ((h >> 40) % 100) as f64 / 100.0,
-        "bankruptcy": h % 97 == 0,
-        "collections": (h >> 44) % 7 == 0,
+        "bankruptcy": h.is_multiple_of(97),
+        "collections": (h >> 44).is_multiple_of(7),
     })))
 }
 
@@ -75,8 +75,8 @@ async fn device(Json(req): Json<Value>) -> Result<Json<Value>, StatusCode> {
     let country = ["CN", "CN", "CN", "HK", "SG", "US"][((h >> 24) % 6) as usize];
     Ok(Json(json!({
         "risk_score": (h % 100) as i64,
-        "emulator": id.starts_with("EMU") || h % 53 == 0,
-        "proxy": h % 29 == 0,
+        "emulator": id.starts_with("EMU") || h.is_multiple_of(53),
+        "proxy": h.is_multiple_of(29),
         "accounts_on_device": 1 + (h >> 8) % 5,
         "first_seen_days": (h >> 16) % 900,
         "country": country,
