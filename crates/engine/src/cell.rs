@@ -39,6 +39,45 @@ pub enum Test {
     Expr(String),
 }
 
+impl std::fmt::Display for Test {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |vs: &[Value]| {
+            vs.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match self {
+            Test::Any => f.write_str("-"),
+            Test::Eq(v) => write!(f, "{v}"),
+            Test::OneOf(vs) => f.write_str(&list(vs)),
+            Test::NotOneOf(vs) => write!(f, "not({})", list(vs)),
+            Test::Cmp(op, v) => {
+                let s = match op {
+                    CmpOp::Lt => "<",
+                    CmpOp::Le => "<=",
+                    CmpOp::Gt => ">",
+                    CmpOp::Ge => ">=",
+                    CmpOp::Ne => "!=",
+                };
+                write!(f, "{s} {v}")
+            }
+            Test::Range { lo, hi } => {
+                let (open, a) = match lo {
+                    Some(b) => (if b.inclusive { "[" } else { "(" }, b.value.to_string()),
+                    None => ("(", String::new()),
+                };
+                let (close, z) = match hi {
+                    Some(b) => (if b.inclusive { "]" } else { ")" }, b.value.to_string()),
+                    None => (")", String::new()),
+                };
+                write!(f, "{open}{a}..{z}{close}")
+            }
+            Test::Expr(src) => f.write_str(&src.replace(COLUMN_VAR, "?")),
+        }
+    }
+}
+
 /// The name `?` is rewritten to in expression cells.
 pub const COLUMN_VAR: &str = "__column";
 

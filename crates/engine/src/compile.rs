@@ -254,6 +254,7 @@ fn compile_flow(
 
     // ---- declarations: inputs, builtins, models, rule sets, tables
     let input_slot = b.env.declare("input", Type::map(Type::String, Type::Dyn));
+    b.env.close("input");
     let mut inputs = Vec::new();
     for (name, def) in &ff.inputs {
         let l = def.long();
@@ -536,16 +537,18 @@ fn compile_flow(
         }
         if let Some(model) = build_model(&mut b, name, def, &feature_names, &feature_types) {
             if let Some(n) = model.feature_count()
-                && n != features.len() && !features.is_empty() {
-                    b.err(
-                        name,
-                        name,
-                        format!(
-                            "model {name} reads {n} features but {} are defined under `features`",
-                            features.len()
-                        ),
-                    );
-                }
+                && n != features.len()
+                && !features.is_empty()
+            {
+                b.err(
+                    name,
+                    name,
+                    format!(
+                        "model {name} reads {n} features but {} are defined under `features`",
+                        features.len()
+                    ),
+                );
+            }
             pending.push(Pending {
                 name: format!("models.{name}"),
                 kind: NodeKind::Model(ModelNode {
@@ -758,18 +761,19 @@ fn compile_flow(
             .as_ref()
             .and_then(|src| b.cel(name, src, &format!("output {name}")));
         if let Some(p) = &program
-            && !ft.accepts(p.result_type()) {
-                let src = expr.as_deref().unwrap_or("");
-                b.err(
-                    name,
-                    src,
-                    format!(
-                        "output {name} is declared {} but its expression has type {}",
-                        ft.describe(),
-                        p.result_type()
-                    ),
-                );
-            }
+            && !ft.accepts(p.result_type())
+        {
+            let src = expr.as_deref().unwrap_or("");
+            b.err(
+                name,
+                src,
+                format!(
+                    "output {name} is declared {} but its expression has type {}",
+                    ft.describe(),
+                    p.result_type()
+                ),
+            );
+        }
         let override_index = settable.iter().position(|s| s == name);
         if program.is_none() && override_index.is_none() && expr.is_none() {
             b.err(

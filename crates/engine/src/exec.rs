@@ -263,9 +263,10 @@ impl Flow {
 impl InputField {
     fn constraint_violation(&self, v: &Value) -> Option<String> {
         if let (Some(allowed), Value::String(s)) = (&self.one_of, v)
-            && !allowed.iter().any(|a| a == &**s) {
-                return Some(format!("{s:?} is not one of {allowed:?}"));
-            }
+            && !allowed.iter().any(|a| a == &**s)
+        {
+            return Some(format!("{s:?} is not one of {allowed:?}"));
+        }
         let x = match (&self.ty, v) {
             (crate::fieldtype::FieldType::Money, Value::Int(c)) => Some(*c as f64 / 100.0),
             (_, v) => v.as_f64(),
@@ -565,9 +566,10 @@ impl Run<'_> {
                     decision = Some(decision.map_or(d, |x| x.min(d)));
                 }
                 if let Some(reason) = &r.reason
-                    && !reasons.iter().any(|x| x.as_str() == Some(reason)) {
-                        reasons.push(Value::String(reason.clone()));
-                    }
+                    && !reasons.iter().any(|x| x.as_str() == Some(reason))
+                {
+                    reasons.push(Value::String(reason.clone()));
+                }
                 for t in &r.tags {
                     if !tags.iter().any(|x| x.as_str() == Some(t)) {
                         tags.push(Value::String(t.clone()));

@@ -39,10 +39,11 @@ impl HttpFetcher {
         let key = (c.source, c.request.to_string());
         if src.cache_ttl_s > 0
             && let Ok(cache) = self.cache.lock()
-                && let Some((at, body)) = cache.get(&key)
-                    && at.elapsed() < Duration::from_secs(src.cache_ttl_s) {
-                        return Ok((body.clone(), "cache", 0));
-                    }
+            && let Some((at, body)) = cache.get(&key)
+            && at.elapsed() < Duration::from_secs(src.cache_ttl_s)
+        {
+            return Ok((body.clone(), "cache", 0));
+        }
         let mut last_error = String::new();
         let attempts = src.retries + 1;
         for attempt in 0..attempts {
@@ -52,9 +53,10 @@ impl HttpFetcher {
             match self.once(src, &c.request).await {
                 Ok(body) => {
                     if src.cache_ttl_s > 0
-                        && let Ok(mut cache) = self.cache.lock() {
-                            cache.insert(key, (Instant::now(), body.clone()));
-                        }
+                        && let Ok(mut cache) = self.cache.lock()
+                    {
+                        cache.insert(key, (Instant::now(), body.clone()));
+                    }
                     return Ok((body, "call", attempt + 1));
                 }
                 Err(e) => last_error = e,

@@ -708,14 +708,13 @@ pub fn analyze(t: &Table, complete: bool) -> Result<Vec<Finding>, String> {
                     }
                 }
             });
-            if shadowed
-                && let Some((j, ks)) = example {
-                    let combo: Vec<Value> = ks
-                        .iter()
-                        .enumerate()
-                        .map(|(c, k)| reps[c][*k].clone())
-                        .collect();
-                    findings.push(Finding {
+            if shadowed && let Some((j, ks)) = example {
+                let combo: Vec<Value> = ks
+                    .iter()
+                    .enumerate()
+                    .map(|(c, k)| reps[c][*k].clone())
+                    .collect();
+                findings.push(Finding {
                         line: r.line,
                         message: format!(
                             "row can never match: earlier rows catch every input it accepts (e.g. {} goes to line {})",
@@ -723,7 +722,7 @@ pub fn analyze(t: &Table, complete: bool) -> Result<Vec<Finding>, String> {
                             t.rows[j].line
                         ),
                     });
-                }
+            }
         }
     }
     if complete {

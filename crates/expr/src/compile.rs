@@ -75,10 +75,12 @@ impl<'e> Compiler<'e> {
                 if let Some(q) = operand.qualified_name() {
                     let first = q.trim_start_matches('.').split('.').next().unwrap_or("");
                     if (q.starts_with('.') || self.local(first).is_none())
-                        && let Some((slot, ty, name)) = self.resolve(&format!("{q}.{field}")) {
-                            return Ok((Node::Var(slot, name), ty));
-                        }
+                        && let Some((slot, ty, name)) = self.resolve(&format!("{q}.{field}"))
+                    {
+                        return Ok((Node::Var(slot, name), ty));
+                    }
                 }
+                self.check_closed(operand, field, e)?;
                 let (n, t) = self.compile(operand)?;
                 let ty = match &t {
                     Type::Map(_, v) => (**v).clone(),
@@ -95,6 +97,7 @@ impl<'e> Compiler<'e> {
                 Ok((Node::Field(Box::new(n), Key::from(field.as_str())), ty))
             }
             ExprKind::Has { operand, field } => {
+                self.check_closed(operand, field, e)?;
                 let (n, t) = self.compile(operand)?;
                 if !matches!(t, Type::Map(_, _) | Type::Dyn) {
                     let msg = format!("has() needs a map or message, got {t}");
@@ -249,6 +252,36 @@ impl<'e> Compiler<'e> {
         }
     }
 
+    /// `input.agee` on a closed `input` is an error naming the fields it has.
+    fn check_closed(&self, operand: &Expr, field: &str, e: &Expr) -> Result<(), CompileError> {
+        let Some(q) = operand.qualified_name() else {
+            return Ok(());
+        };
+        if q.starts_with('.') || self.local(q.split('.').next().unwrap_or("")).is_some() {
+            return Ok(());
+        }
+        let Some((_, _, name)) = self.resolve(&q) else {
+            return Ok(());
+        };
+        if !self.strict
+            || !self.env.is_closed(&name)
+            || self.env.var(&format!("{name}.{field}")).is_some()
+        {
+            return Ok(());
+        }
+        let fields = self.env.fields_of(&name);
+        let mut msg = format!("'{name}' has no field '{field}'");
+        match fields
+            .iter()
+            .map(|f| (crate::env::edit_distance(f, field), f))
+            .min_by_key(|(d, _)| *d)
+        {
+            Some((d, f)) if d <= 2 => msg.push_str(&format!(" (did you mean '{name}.{f}'?)")),
+            _ => msg.push_str(&format!(" (it has: {})", fields.join(", "))),
+        }
+        Err(CompileError::check(msg, e.span))
+    }
+
     fn expect_bool(&self, t: &Type, e: &Expr, op: &str) -> Result<(), CompileError> {
         if self.strict && !matches!(t, Type::Bool | Type::Dyn) {
             return Err(CompileError::check(
@@ -261,9 +294,10 @@ impl<'e> Compiler<'e> {
 
     fn ident(&mut self, e: &Expr, name: &str) -> C {
         if !name.starts_with('.')
-            && let Some((i, t)) = self.local(name) {
-                return Ok((Node::Local(i), t));
-            }
+            && let Some((i, t)) = self.local(name)
+        {
+            return Ok((Node::Local(i), t));
+        }
         if let Some((slot, ty, full)) = self.resolve(name) {
             return Ok((Node::Var(slot, full), ty));
         }
@@ -280,13 +314,16 @@ impl<'e> Compiler<'e> {
     fn call(&mut self, e: &Expr, target: Option<&Expr>, func: &str, args: &[Expr]) -> C {
         // `math.greatest(…)`: a namespaced global function, not a member call.
         if let Some(t) = target
-            && let Some(q) = t.qualified_name() {
-                let full = format!("{}.{func}", q.trim_start_matches('.'));
-                if self.local(&q).is_none() && self.resolve(&q).is_none()
-                    && let Some(b) = functions::lookup(&full, false, args.len()) {
-                        return self.emit_call(e, &full, b, args.iter().collect());
-                    }
+            && let Some(q) = t.qualified_name()
+        {
+            let full = format!("{}.{func}", q.trim_start_matches('.'));
+            if self.local(&q).is_none()
+                && self.resolve(&q).is_none()
+                && let Some(b) = functions::lookup(&full, false, args.len())
+            {
+                return self.emit_call(e, &full, b, args.iter().collect());
             }
+        }
         let mut all: Vec<&Expr> = Vec::with_capacity(args.len() + 1);
         if let Some(t) = target {
             all.push(t);
@@ -307,28 +344,30 @@ impl<'e> Compiler<'e> {
             );
         };
         // A constant pattern is compiled once, here.
-        if func == "matches" && all.len() == 2
-            && let ExprKind::Lit(Literal::String(pat)) = &all[1].kind {
-                let re = match regex::Regex::new(pat) {
-                    Ok(re) => re,
-                    Err(err) => {
-                        let msg = format!("invalid regular expression: {err}");
-                        return self.fail(
-                            CompileError::check(msg, all[1].span),
-                            EvalErrorKind::InvalidArgument,
-                        );
-                    }
-                };
-                let (n, t) = self.compile(all[0])?;
-                if !matches!(t, Type::String | Type::Dyn) {
-                    let msg = format!("no matching overload for 'matches' applied to {t}");
+        if func == "matches"
+            && all.len() == 2
+            && let ExprKind::Lit(Literal::String(pat)) = &all[1].kind
+        {
+            let re = match regex::Regex::new(pat) {
+                Ok(re) => re,
+                Err(err) => {
+                    let msg = format!("invalid regular expression: {err}");
                     return self.fail(
-                        CompileError::check(msg, e.span),
-                        EvalErrorKind::NoMatchingOverload,
+                        CompileError::check(msg, all[1].span),
+                        EvalErrorKind::InvalidArgument,
                     );
                 }
-                return Ok((Node::Matches(Box::new(n), Arc::new(re)), Type::Bool));
+            };
+            let (n, t) = self.compile(all[0])?;
+            if !matches!(t, Type::String | Type::Dyn) {
+                let msg = format!("no matching overload for 'matches' applied to {t}");
+                return self.fail(
+                    CompileError::check(msg, e.span),
+                    EvalErrorKind::NoMatchingOverload,
+                );
             }
+            return Ok((Node::Matches(Box::new(n), Arc::new(re)), Type::Bool));
+        }
         self.emit_call(e, func, b, all)
     }
 

@@ -12,6 +12,8 @@ pub struct Env {
     vars: HashMap<String, (usize, Type)>,
     names: Vec<String>,
     container: Option<String>,
+    /// Map-typed variables whose fields are exactly their declared `name.field` children.
+    closed: std::collections::HashSet<String>,
 }
 
 impl Env {
@@ -30,6 +32,27 @@ impl Env {
         self.names.push(name.to_string());
         self.vars.insert(name.to_string(), (slot, ty));
         slot
+    }
+
+    /// Declares that the map variable `name` has no fields but its declared
+    /// `name.field` children: selecting any other field is a compile error
+    /// (how a flow's `input.agee` typo is caught).
+    pub fn close(&mut self, name: &str) {
+        self.closed.insert(name.to_string());
+    }
+
+    pub(crate) fn is_closed(&self, name: &str) -> bool {
+        self.closed.contains(name)
+    }
+
+    /// Declared fields of a closed variable, for hints.
+    pub(crate) fn fields_of(&self, name: &str) -> Vec<&str> {
+        let prefix = format!("{name}.");
+        self.names
+            .iter()
+            .filter_map(|n| n.strip_prefix(&prefix))
+            .filter(|f| !f.contains('.'))
+            .collect()
     }
 
     /// Sets the container (namespace) that unqualified names resolve in.
@@ -84,7 +107,7 @@ impl Env {
     }
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -337,9 +337,10 @@ impl Comp {
                     };
                     bind(f, it);
                     if let Some(p) = &self.filter
-                        && !bool_of(&p.eval(f)?, "filter")? {
-                            continue;
-                        }
+                        && !bool_of(&p.eval(f)?, "filter")?
+                    {
+                        continue;
+                    }
                     if self.kind == MacroKind::Filter {
                         if bool_of(&self.body.eval(f)?, "filter")? {
                             out.push(elem);
@@ -356,9 +357,10 @@ impl Comp {
                     let key = Key::from_value(&it.0)?;
                     bind(f, it);
                     if let Some(p) = &self.filter
-                        && !bool_of(&p.eval(f)?, "transformMap")? {
-                            continue;
-                        }
+                        && !bool_of(&p.eval(f)?, "transformMap")?
+                    {
+                        continue;
+                    }
                     out.insert(key, self.body.eval(f)?);
                 }
                 Ok(Value::map(out))

@@ -591,10 +591,7 @@ fn to_int(a: &[Value]) -> R {
             .map(Value::Int)
             .map_err(|_| range_err("int")),
         Value::Double(d) => {
-            if d.is_nan()
-                || *d <= -9.223_372_036_854_776e18
-                || *d >= 9.223_372_036_854_776e18
-            {
+            if d.is_nan() || *d <= -9.223_372_036_854_776e18 || *d >= 9.223_372_036_854_776e18 {
                 Err(range_err("int"))
             } else {
                 Ok(Value::Int(*d as i64))

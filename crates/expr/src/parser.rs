@@ -232,14 +232,16 @@ impl Parser {
                 // `-9223372036854775808` does not fit before negation: take the literal here.
                 if let (Some(v), Some((next, _))) =
                     (self.raw_int_at(lit_start), self.toks.get(lit_start + 1))
-                    && v == 1u64 << 63 && !matches!(next, Tok::Dot | Tok::LBracket) {
-                        let (_, span) = self.bump();
-                        let mut e = mk(start.to(span), ExprKind::Lit(Literal::Int(i64::MIN)));
-                        for _ in 1..n {
-                            e = mk(start.to(e.span), ExprKind::Neg(Box::new(e)));
-                        }
-                        return Ok(e);
+                    && v == 1u64 << 63
+                    && !matches!(next, Tok::Dot | Tok::LBracket)
+                {
+                    let (_, span) = self.bump();
+                    let mut e = mk(start.to(span), ExprKind::Lit(Literal::Int(i64::MIN)));
+                    for _ in 1..n {
+                        e = mk(start.to(e.span), ExprKind::Neg(Box::new(e)));
                     }
+                    return Ok(e);
+                }
                 let mut e = self.member()?;
                 // The innermost minus folds into a numeric literal, so that
                 // -9223372036854775808 is representable.
@@ -452,9 +454,10 @@ impl Parser {
             None => span,
         };
         if self.opts.macros
-            && let Some(e) = expand_macro(&target, &func, &mut args, span)? {
-                return Ok(e);
-            }
+            && let Some(e) = expand_macro(&target, &func, &mut args, span)?
+        {
+            return Ok(e);
+        }
         Ok(mk(
             span,
             ExprKind::Call {

@@ -127,9 +127,7 @@ fn parse_value(v: &Json) -> Option<Value> {
 /// Value equality as the suite means it: same types, NaN matches NaN.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Double(x), Value::Double(y)) => {
-            (x.is_nan() && y.is_nan()) || x == y
-        }
+        (Value::Double(x), Value::Double(y)) => (x.is_nan() && y.is_nan()) || x == y,
         (Value::List(x), Value::List(y)) => {
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same(p, q))
         }

@@ -127,11 +127,12 @@ impl XgBoost {
                 ));
             }
             if let Some(split_type) = t.get("split_type").and_then(Json::as_array)
-                && split_type.iter().any(|v| v.as_i64().unwrap_or(0) != 0) {
-                    return Err(ModelError::Format(
-                        "categorical splits are not supported".into(),
-                    ));
-                }
+                && split_type.iter().any(|v| v.as_i64().unwrap_or(0) != 0)
+            {
+                return Err(ModelError::Format(
+                    "categorical splits are not supported".into(),
+                ));
+            }
             for i in 0..n {
                 let bad = |c: i32| c != -1 && (c < 0 || c as usize >= n);
                 if bad(left[i]) || bad(right[i]) {
