@@ -386,15 +386,13 @@ fn compile_flow(
     for (name, def) in &ff.variables {
         let mut deps = Vec::new();
         for src in var_exprs(def) {
-            match Program::compile(&src, &b.env) {
-                Ok(p) => deps.extend(
+            // Errors are reported by the second pass, with the final types.
+            if let Ok(p) = Program::compile(&src, &b.env) {
+                deps.extend(
                     p.references()
                         .into_iter()
                         .filter_map(|s| slot_var.get(&s).copied()),
-                ),
-                Err(e) => b
-                    .errors
-                    .push(b.loc.cel(name, &src, &format!("variable {name}"), &e)),
+                );
             }
         }
         var_deps.insert(name.as_str(), deps);

@@ -647,7 +647,7 @@ pub fn analyze(t: &Table, complete: bool) -> Result<Vec<Finding>, String> {
             findings.push(Finding {
                 line: r.line,
                 message: format!(
-                    "row can never match: no value of {} passes {:?}",
+                    "row can never match: no value of {} passes {}",
                     t.input_names[c], r.tests[c]
                 ),
             });
