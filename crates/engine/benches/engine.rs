@@ -21,7 +21,11 @@ pub fn table_cells(n: usize) -> Vec<[String; 3]> {
             let lo = 300 + (i % 50) * 10;
             let grade = ["A", "B", "C", "D", "E"][(i / 50) % 5];
             let band = i / 250;
-            [format!("[{lo}..{})", lo + 10), format!("\"{grade}\""), format!("{band}")]
+            [
+                format!("[{lo}..{})", lo + 10),
+                format!("\"{grade}\""),
+                format!("{band}"),
+            ]
         })
         .collect()
 }
@@ -31,19 +35,36 @@ fn table(n: usize) -> Table {
         .iter()
         .enumerate()
         .map(|(i, cells)| {
-            let tests = parse_tests(&[&cells[0], &cells[1], &cells[2]], &[false, true, false]).unwrap();
-            Row { line: i + 2, exprs: tests.iter().map(|_| None).collect(), tests, outputs: vec![Value::Int(i as i64)], priority: 0 }
+            let tests =
+                parse_tests(&[&cells[0], &cells[1], &cells[2]], &[false, true, false]).unwrap();
+            Row {
+                line: i + 2,
+                exprs: tests.iter().map(|_| None).collect(),
+                tests,
+                outputs: vec![Value::Int(i as i64)],
+                priority: 0,
+            }
         })
         .collect();
-    Table::new(format!("t{n}"), TableHitPolicy::First, None, vec!["score".into(), "grade".into(), "band".into()], vec!["row".into()], rows)
+    Table::new(
+        format!("t{n}"),
+        TableHitPolicy::First,
+        None,
+        vec!["score".into(), "grade".into(), "band".into()],
+        vec!["row".into()],
+        rows,
+    )
 }
 
 fn example() -> riskflow_engine::Project {
-    riskflow_engine::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/lending")).unwrap()
+    riskflow_engine::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/lending"))
+        .unwrap()
 }
 
 fn request(name: &str) -> Json {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/lending/requests").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/lending/requests")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
@@ -55,25 +76,46 @@ fn bench(c: &mut Criterion) {
         let target = n * 9 / 10;
         let cells = &table_cells(n)[target];
         let lo: i64 = cells[0][1..cells[0].find("..").unwrap()].parse().unwrap();
-        let input = vec![Value::Int(lo + 5), Value::from(cells[1].trim_matches('"')), Value::Int(cells[2].parse().unwrap())];
+        let input = vec![
+            Value::Int(lo + 5),
+            Value::from(cells[1].trim_matches('"')),
+            Value::Int(cells[2].parse().unwrap()),
+        ];
         let r = t.eval(&input, |_, _| Ok(false)).unwrap();
         assert_eq!(r.outputs, vec![Value::Int(target as i64)]);
-        g.bench_function(format!("first_hit_{n}_rows"), |b| b.iter(|| t.eval(black_box(&input), |_, _| Ok(false))));
+        g.bench_function(format!("first_hit_{n}_rows"), |b| {
+            b.iter(|| t.eval(black_box(&input), |_, _| Ok(false)))
+        });
     }
     g.finish();
 
     let p = example();
     let answers = Answers(HashMap::from([
-        ("bureau".to_string(), json!({"hit": true, "score": 742, "delinquencies_24m": 0, "max_dpd_12m": 0, "open_accounts": 1, "inquiries_6m": 3, "total_debt": 44410.77, "oldest_account_months": 6, "utilization": 0.03, "bankruptcy": false, "collections": false})),
-        ("device".to_string(), json!({"risk_score": 22, "emulator": false, "proxy": false, "accounts_on_device": 2, "first_seen_days": 251, "country": "CN"})),
+        (
+            "bureau".to_string(),
+            json!({"hit": true, "score": 742, "delinquencies_24m": 0, "max_dpd_12m": 0, "open_accounts": 1, "inquiries_6m": 3, "total_debt": 44410.77, "oldest_account_months": 6, "utilization": 0.03, "bankruptcy": false, "collections": false}),
+        ),
+        (
+            "device".to_string(),
+            json!({"risk_score": 22, "emulator": false, "proxy": false, "accounts_on_device": 2, "first_seen_days": 251, "country": "CN"}),
+        ),
     ]));
     let mut g = c.benchmark_group("decision");
-    for (flow, req) in [("loan_extension", "loan_extension.json"), ("large_withdrawal", "large_withdrawal.json"), ("credit_new", "credit_new.json")] {
+    for (flow, req) in [
+        ("loan_extension", "loan_extension.json"),
+        ("large_withdrawal", "large_withdrawal.json"),
+        ("credit_new", "credit_new.json"),
+    ] {
         let f = p.flows[flow].clone();
         let input = request(req);
-        f.decide(&input, &answers, DecideOptions::default()).unwrap();
-        g.bench_function(format!("{flow}"), |b| b.iter(|| f.decide(black_box(&input), &answers, DecideOptions::default())));
-        g.bench_function(format!("{flow}_traced"), |b| b.iter(|| f.decide(black_box(&input), &answers, DecideOptions { trace: true })));
+        f.decide(&input, &answers, DecideOptions::default())
+            .unwrap();
+        g.bench_function(format!("{flow}"), |b| {
+            b.iter(|| f.decide(black_box(&input), &answers, DecideOptions::default()))
+        });
+        g.bench_function(format!("{flow}_traced"), |b| {
+            b.iter(|| f.decide(black_box(&input), &answers, DecideOptions { trace: true }))
+        });
     }
     g.finish();
 }

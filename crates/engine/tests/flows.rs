@@ -378,6 +378,38 @@ fn project_errors_name_file_line_and_column() {
     );
 }
 
+#[test]
+fn tables_load_from_xlsx() {
+    let xlsx =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/limits.xlsx"))
+            .unwrap();
+    let dir = project(&[(
+        "flows/f.yaml",
+        "name: f\ninputs: { rating: string, income: money }\ntables:\n  limits:\n    file: tables/limits.xlsx\n    hit_policy: first\n    complete: true\n    inputs: { rating: input.rating, income: input.income / 100 }\n    outputs: { limit: money }\noutputs:\n  limit: { type: money, expr: tables.limits.limit }\n",
+    )]);
+    std::fs::create_dir_all(dir.path().join("tables")).unwrap();
+    std::fs::write(dir.path().join("tables/limits.xlsx"), xlsx).unwrap();
+    let p = load(dir.path()).unwrap_or_else(|d| panic!("{d:#?}"));
+    let f = &p.flows["f"];
+    let limit = |rating: &str, income: &str| {
+        let d = f
+            .decide(
+                &json!({"rating": rating, "income": income}),
+                &Answers::default(),
+                DecideOptions { trace: true },
+            )
+            .unwrap();
+        (
+            d.outputs["limit"].clone(),
+            d.trace.unwrap().tables[0].lines.clone(),
+        )
+    };
+    assert_eq!(limit("B", "12000.00"), (json!("50000.00"), vec![2]));
+    assert_eq!(limit("A", "900.00"), (json!("20000.00"), vec![3]));
+    assert_eq!(limit("C", "6000.00"), (json!("8000.50"), vec![4]));
+    assert_eq!(limit("C", "60000.00"), (json!("0.00"), vec![5]));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 

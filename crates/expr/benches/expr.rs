@@ -19,7 +19,9 @@ fn bench(c: &mut Criterion) {
     for i in 0..10 {
         env.declare(&format!("f{i}"), Type::Double);
     }
-    let blacklist: Vec<Value> = (0..100).map(|i| Value::from(format!("dev-{i:04}"))).collect();
+    let blacklist: Vec<Value> = (0..100)
+        .map(|i| Value::from(format!("dev-{i:04}")))
+        .collect();
     let mut input = Map::new();
     input.insert(Key::from("amount"), Value::Double(6000.0));
     let mut vars = vec![
@@ -42,7 +44,9 @@ fn bench(c: &mut Criterion) {
         assert!(p.eval(&vars[..]).is_ok());
         g.bench_function(name, |b| b.iter(|| p.eval(black_box(&vars[..]))));
     }
-    g.bench_function("compile_and_compare", |b| b.iter(|| Program::compile(black_box("amount > 5000.0 && age < 25"), &env)));
+    g.bench_function("compile_and_compare", |b| {
+        b.iter(|| Program::compile(black_box("amount > 5000.0 && age < 25"), &env))
+    });
     g.finish();
 }
 
