@@ -846,6 +846,80 @@ mod tests {
         assert_eq!(r.outputs, vec![Value::Int(0)]);
     }
 
+    fn scores(policy: TableHitPolicy, aggregate: Option<Aggregate>) -> Table {
+        let mut rows = vec![
+            row(2, &["> 0", "-"], 10),
+            row(3, &["> 5", "A"], 20),
+            row(4, &["> 5", "-"], 30),
+        ];
+        rows[1].priority = 5;
+        rows[2].priority = 1;
+        Table::new(
+            "t".into(),
+            policy,
+            aggregate,
+            vec!["score".into(), "grade".into()],
+            vec!["v".into()],
+            rows,
+        )
+    }
+
+    #[test]
+    fn hit_policies() {
+        let input = [Value::Int(9), Value::from("A")];
+        let out = |t: Table| t.eval(&input, no_cells).map(|r| (r.rows, r.outputs));
+        let v = Value::Int;
+        assert_eq!(
+            out(scores(TableHitPolicy::First, None)),
+            Ok((vec![0], vec![v(10)]))
+        );
+        assert_eq!(
+            out(scores(TableHitPolicy::Priority, None)),
+            Ok((vec![1], vec![v(20)]))
+        );
+        assert_eq!(
+            out(scores(TableHitPolicy::RuleOrder, None)),
+            Ok((vec![0, 1, 2], vec![Value::list(vec![v(10), v(20), v(30)])]))
+        );
+        assert_eq!(
+            out(scores(TableHitPolicy::Collect, None)).map(|r| r.1),
+            Ok(vec![Value::list(vec![v(10), v(20), v(30)])])
+        );
+        assert_eq!(
+            out(scores(TableHitPolicy::Collect, Some(Aggregate::Sum))).map(|r| r.1),
+            Ok(vec![v(60)])
+        );
+        assert_eq!(
+            out(scores(TableHitPolicy::Collect, Some(Aggregate::Min))).map(|r| r.1),
+            Ok(vec![v(10)])
+        );
+        assert_eq!(
+            out(scores(TableHitPolicy::Collect, Some(Aggregate::Max))).map(|r| r.1),
+            Ok(vec![v(30)])
+        );
+        assert_eq!(
+            out(scores(TableHitPolicy::Collect, Some(Aggregate::Count))).map(|r| r.1),
+            Ok(vec![v(3)])
+        );
+        assert_eq!(
+            out(scores(TableHitPolicy::Unique, None)),
+            Err(TableError::NotUnique {
+                lines: vec![2, 3, 4]
+            })
+        );
+        assert_eq!(
+            out(scores(TableHitPolicy::Any, None)),
+            Err(TableError::AnyConflict {
+                lines: vec![2, 3, 4]
+            })
+        );
+        // Nothing matches: null outputs, no rows.
+        let none = scores(TableHitPolicy::First, None)
+            .eval(&[Value::Int(-1), Value::Null], no_cells)
+            .unwrap();
+        assert_eq!((none.rows.len(), none.outputs), (0, vec![Value::Null]));
+    }
+
     #[test]
     fn analysis_finds_overlaps_gaps_and_dead_rows() {
         let t = table(

@@ -379,6 +379,40 @@ fn project_errors_name_file_line_and_column() {
 }
 
 #[test]
+fn rule_hit_policies() {
+    let flow = |policy: &str| {
+        format!(
+            "name: f\ninputs: {{ age: int }}\nrulesets:\n  r:\n    hit_policy: {policy}\n    rules:\n      - {{ id: LOW, when: input.age < 30, salience: 1, then: {{ decision: review, reason: LOW }} }}\n      - {{ id: HIGH, when: input.age < 20, salience: 9, then: {{ decision: reject, reason: HIGH }} }}\n      - {{ id: OFF, when: 'true', enabled: false, then: {{ reason: OFF }} }}\noutputs:\n  decision: string\n  reasons: list<string>\n  hits: {{ type: list<string>, expr: rules.r.hits }}\n"
+        )
+    };
+    for (policy, want) in [
+        (
+            "all",
+            json!({"decision": "reject", "reasons": ["LOW", "HIGH"], "hits": ["LOW", "HIGH"]}),
+        ),
+        (
+            "first",
+            json!({"decision": "review", "reasons": ["LOW"], "hits": ["LOW"]}),
+        ),
+        (
+            "priority",
+            json!({"decision": "reject", "reasons": ["HIGH"], "hits": ["HIGH"]}),
+        ),
+    ] {
+        let dir = project(&[("flows/f.yaml", &flow(policy))]);
+        let p = load(dir.path()).unwrap_or_else(|d| panic!("{d:#?}"));
+        let d = p.flows["f"]
+            .decide(
+                &json!({"age": 15}),
+                &Answers::default(),
+                DecideOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(serde_json::to_value(&d.outputs).unwrap(), want, "{policy}");
+    }
+}
+
+#[test]
 fn tables_load_from_xlsx() {
     let xlsx =
         std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/limits.xlsx"))
