@@ -155,7 +155,7 @@ fn tables(c: &mut Criterion) {
 
         let content: zen_engine::model::DecisionContent = serde_json::from_value(zen_decision(&cells)).unwrap();
         let engine = zen_engine::DecisionEngine::default();
-        let decision = engine.create_decision(Arc::new(content));
+        let decision = engine.create_decision(Arc::new(content)).unwrap();
         let zen_input: zen_expression::Variable = json!({"score": lo + 5, "grade": grade, "band": band}).into();
         let answer = rt.block_on(decision.evaluate(zen_input.clone())).unwrap();
         println!("{n} rows: riskflow row {target}, zen {}", answer.result.to_value());

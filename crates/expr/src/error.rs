@@ -126,19 +126,20 @@ pub enum EvalErrorKind {
     Unbound,
 }
 
-/// A runtime error. Cheap to move: the message is boxed.
+/// A runtime error. One pointer wide, so `Result<Value, EvalError>` stays
+/// small on the hot path; errors themselves are rare.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EvalError {
-    pub kind: EvalErrorKind,
-    pub message: Box<str>,
-}
+pub struct EvalError(Box<(EvalErrorKind, Box<str>)>);
 
 impl EvalError {
     pub fn new(kind: EvalErrorKind, message: impl Into<String>) -> Self {
-        EvalError {
-            kind,
-            message: message.into().into_boxed_str(),
-        }
+        EvalError(Box::new((kind, message.into().into_boxed_str())))
+    }
+    pub fn kind(&self) -> EvalErrorKind {
+        self.0.0
+    }
+    pub fn message(&self) -> &str {
+        &self.0.1
     }
     pub fn overflow(what: &str) -> Self {
         Self::new(EvalErrorKind::Overflow, format!("{what} overflow"))
@@ -159,7 +160,7 @@ impl EvalError {
 
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(self.message())
     }
 }
 

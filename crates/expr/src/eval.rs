@@ -130,100 +130,164 @@ impl Node {
         }
     }
 
-    pub(crate) fn eval<A: Activation + ?Sized>(&self, f: &mut Frame<'_, A>) -> R {
+    /// Leaves (constants, variables, locals) are read in place, never cloned, by operators.
+    #[inline]
+    fn is_leaf(&self) -> bool {
+        matches!(self, Node::Const(_) | Node::Var(..) | Node::Local(_))
+    }
+
+    #[inline(always)]
+    fn leaf<'a, A: Activation + ?Sized>(
+        &'a self,
+        f: &'a Frame<'_, A>,
+    ) -> Result<&'a Value, EvalError> {
         match self {
-            Node::Const(v) => Ok(v.clone()),
-            Node::Var(slot, name) => f.vars.get(*slot).cloned().ok_or_else(|| {
-                EvalError::new(
-                    EvalErrorKind::Unbound,
-                    format!("no value for variable '{name}'"),
-                )
-            }),
-            Node::Local(i) => Ok(f.locals[*i].clone()),
-            Node::Not(e) => Ok(Value::Bool(!bool_of(&e.eval(f)?, "!")?)),
-            Node::Neg(e) => functions::negate(e.eval(f)?),
+            Node::Const(v) => Ok(v),
+            Node::Var(slot, name) => f.vars.get(*slot).ok_or_else(|| unbound(name)),
+            Node::Local(i) => Ok(&f.locals[*i]),
+            _ => Err(EvalError::invalid("internal: not a leaf")),
+        }
+    }
+
+    /// Evaluates two operands and hands them to `k` by reference: leaves in
+    /// place, other nodes into temporaries.
+    #[inline(always)]
+    fn with_operands<A: Activation + ?Sized, T>(
+        l: &Node,
+        r: &Node,
+        f: &mut Frame<'_, A>,
+        k: impl FnOnce(&Value, &Value) -> Result<T, EvalError>,
+    ) -> Result<T, EvalError> {
+        let lt = if l.is_leaf() { None } else { Some(l.eval(f)?) };
+        let rt = if r.is_leaf() { None } else { Some(r.eval(f)?) };
+        let a = match &lt {
+            Some(v) => v,
+            None => l.leaf(f)?,
+        };
+        let b = match &rt {
+            Some(v) => v,
+            None => r.leaf(f)?,
+        };
+        k(a, b)
+    }
+
+    /// Evaluates a node that must yield a bool, without building a `Value`
+    /// for comparisons and logical operators — the shape of most rule conditions.
+    pub(crate) fn eval_bool<A: Activation + ?Sized>(
+        &self,
+        f: &mut Frame<'_, A>,
+    ) -> Result<bool, EvalError> {
+        match self {
+            Node::Const(Value::Bool(b)) => Ok(*b),
+            Node::Var(..) | Node::Local(_) => bool_of(self.leaf(f)?, "condition"),
+            Node::Not(e) => Ok(!e.eval_bool(f)?),
             Node::And(l, r) => {
                 // CEL's commutative short-circuit: false wins over errors on either side.
-                let lv = l.eval(f).and_then(|v| bool_of(&v, "&&"));
-                if lv == Ok(false) {
-                    return Ok(Value::Bool(false));
+                let lv = l.eval_bool(f);
+                if let Ok(false) = lv {
+                    return Ok(false);
                 }
-                let rv = r.eval(f).and_then(|v| bool_of(&v, "&&"));
-                match (lv, rv) {
-                    (_, Ok(false)) => Ok(Value::Bool(false)),
-                    (Ok(true), Ok(true)) => Ok(Value::Bool(true)),
+                match (lv, r.eval_bool(f)) {
+                    (_, Ok(false)) => Ok(false),
                     (Err(e), _) | (_, Err(e)) => Err(e),
-                    _ => Ok(Value::Bool(false)),
+                    _ => Ok(true),
                 }
             }
             Node::Or(l, r) => {
-                let lv = l.eval(f).and_then(|v| bool_of(&v, "||"));
-                if lv == Ok(true) {
-                    return Ok(Value::Bool(true));
+                let lv = l.eval_bool(f);
+                if let Ok(true) = lv {
+                    return Ok(true);
                 }
-                let rv = r.eval(f).and_then(|v| bool_of(&v, "||"));
-                match (lv, rv) {
-                    (_, Ok(true)) => Ok(Value::Bool(true)),
-                    (Ok(false), Ok(false)) => Ok(Value::Bool(false)),
+                match (lv, r.eval_bool(f)) {
+                    (_, Ok(true)) => Ok(true),
                     (Err(e), _) | (_, Err(e)) => Err(e),
-                    _ => Ok(Value::Bool(true)),
+                    _ => Ok(false),
+                }
+            }
+            Node::Bin(
+                op @ (BinOp::Eq
+                | BinOp::Ne
+                | BinOp::Lt
+                | BinOp::Le
+                | BinOp::Gt
+                | BinOp::Ge
+                | BinOp::In),
+                l,
+                r,
+            ) => Self::with_operands(l, r, f, |a, b| functions::compare(*op, a, b)),
+            Node::Has(c, k) => {
+                let tmp = if c.is_leaf() { None } else { Some(c.eval(f)?) };
+                let v = match &tmp {
+                    Some(v) => v,
+                    None => c.leaf(f)?,
+                };
+                match v {
+                    Value::Map(m) => Ok(m.contains_key(k)),
+                    other => Err(EvalError::new(
+                        EvalErrorKind::NoMatchingOverload,
+                        format!("has() does not apply to {}", other.type_name().name()),
+                    )),
+                }
+            }
+            Node::Matches(s, re) => {
+                let tmp = if s.is_leaf() { None } else { Some(s.eval(f)?) };
+                match tmp.as_ref().map_or_else(|| s.leaf(f), Ok)? {
+                    Value::String(s) => Ok(re.is_match(s)),
+                    other => Err(EvalError::no_overload(&format!(
+                        "matches on {}",
+                        other.type_name().name()
+                    ))),
                 }
             }
             Node::Cond(c) => {
                 let (c, t, e) = &**c;
-                if bool_of(&c.eval(f)?, "_?_:_")? {
+                if c.eval_bool(f)? {
+                    t.eval_bool(f)
+                } else {
+                    e.eval_bool(f)
+                }
+            }
+            other => bool_of(&other.eval(f)?, "condition"),
+        }
+    }
+
+    pub(crate) fn eval<A: Activation + ?Sized>(&self, f: &mut Frame<'_, A>) -> R {
+        match self {
+            Node::Const(v) => Ok(v.clone()),
+            Node::Var(slot, name) => f.vars.get(*slot).cloned().ok_or_else(|| unbound(name)),
+            Node::Local(i) => Ok(f.locals[*i].clone()),
+            Node::Not(_) | Node::And(..) | Node::Or(..) | Node::Has(..) | Node::Matches(..) => {
+                Ok(Value::Bool(self.eval_bool(f)?))
+            }
+            Node::Bin(
+                BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::In,
+                ..,
+            ) => Ok(Value::Bool(self.eval_bool(f)?)),
+            Node::Neg(e) => functions::negate(e.eval(f)?),
+            Node::Cond(c) => {
+                let (c, t, e) = &**c;
+                if c.eval_bool(f)? {
                     t.eval(f)
                 } else {
                     e.eval(f)
                 }
             }
             Node::Bin(op, l, r) => {
-                let a = l.eval(f)?;
-                let b = r.eval(f)?;
-                functions::binary(*op, &a, &b)
+                Self::with_operands(l, r, f, |a, b| functions::binary(*op, a, b))
             }
-            Node::Index(c, i) => {
-                let c = c.eval(f)?;
-                let i = i.eval(f)?;
-                functions::index(&c, &i)
-            }
-            Node::Field(c, k) => match c.eval(f)? {
-                Value::Map(m) => m.get(k).cloned().ok_or_else(|| no_such_key(k)),
-                other => Err(EvalError::new(
-                    EvalErrorKind::NoMatchingOverload,
-                    format!(
-                        "type {} does not support field selection",
-                        other.type_name().name()
-                    ),
-                )),
-            },
-            Node::Has(c, k) => match c.eval(f)? {
-                Value::Map(m) => Ok(Value::Bool(m.contains_key(k))),
-                other => Err(EvalError::new(
-                    EvalErrorKind::NoMatchingOverload,
-                    format!("has() does not apply to {}", other.type_name().name()),
-                )),
-            },
-            Node::List(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for i in items {
-                    out.push(i.eval(f)?);
+            Node::Index(c, i) => Self::with_operands(c, i, f, functions::index),
+            Node::Field(c, k) => {
+                let tmp = if c.is_leaf() { None } else { Some(c.eval(f)?) };
+                match tmp.as_ref().map_or_else(|| c.leaf(f), Ok)? {
+                    Value::Map(m) => m.get(k).cloned().ok_or_else(|| no_such_key(k)),
+                    other => Err(EvalError::new(
+                        EvalErrorKind::NoMatchingOverload,
+                        format!(
+                            "type {} does not support field selection",
+                            other.type_name().name()
+                        ),
+                    )),
                 }
-                Ok(Value::list(out))
-            }
-            Node::Map(entries) => {
-                let mut m = Map::with_capacity(entries.len());
-                for (k, v) in entries {
-                    let key = Key::from_value(&k.eval(f)?)?;
-                    let val = v.eval(f)?;
-                    if m.insert(key.clone(), val).is_some() {
-                        return Err(EvalError::invalid(format!(
-                            "repeated key {} in map literal",
-                            key.to_value()
-                        )));
-                    }
-                }
-                Ok(Value::map(m))
             }
             Node::Call1(imp, a) => {
                 let a = a.eval(f)?;
@@ -234,24 +298,57 @@ impl Node {
                 let b = ab.1.eval(f)?;
                 imp(&[a, b])
             }
-            Node::CallN(imp, args) => {
-                let mut vals = Vec::with_capacity(args.len());
-                for a in args {
-                    vals.push(a.eval(f)?);
-                }
-                imp(&vals)
-            }
-            Node::Matches(s, re) => match s.eval(f)? {
-                Value::String(s) => Ok(Value::Bool(re.is_match(&s))),
-                other => Err(EvalError::no_overload(&format!(
-                    "matches on {}",
-                    other.type_name().name()
-                ))),
-            },
+            Node::List(items) => list(items, f),
+            Node::Map(entries) => map(entries, f),
+            Node::CallN(imp, args) => call_n(*imp, args, f),
             Node::Comp(c) => c.eval(f),
             Node::Fail(e) => Err(e.clone()),
         }
     }
+}
+
+// Rarely hot variants live out of line, keeping `Node::eval`'s stack frame small.
+
+#[inline(never)]
+fn list<A: Activation + ?Sized>(items: &[Node], f: &mut Frame<'_, A>) -> R {
+    let mut out = Vec::with_capacity(items.len());
+    for i in items {
+        out.push(i.eval(f)?);
+    }
+    Ok(Value::list(out))
+}
+
+#[inline(never)]
+fn map<A: Activation + ?Sized>(entries: &[(Node, Node)], f: &mut Frame<'_, A>) -> R {
+    let mut m = Map::with_capacity(entries.len());
+    for (k, v) in entries {
+        let key = Key::from_value(&k.eval(f)?)?;
+        let val = v.eval(f)?;
+        if m.insert(key.clone(), val).is_some() {
+            return Err(EvalError::invalid(format!(
+                "repeated key {} in map literal",
+                key.to_value()
+            )));
+        }
+    }
+    Ok(Value::map(m))
+}
+
+#[inline(never)]
+fn call_n<A: Activation + ?Sized>(imp: Impl, args: &[Node], f: &mut Frame<'_, A>) -> R {
+    let mut vals = Vec::with_capacity(args.len());
+    for a in args {
+        vals.push(a.eval(f)?);
+    }
+    imp(&vals)
+}
+
+#[cold]
+fn unbound(name: &str) -> EvalError {
+    EvalError::new(
+        EvalErrorKind::Unbound,
+        format!("no value for variable '{name}'"),
+    )
 }
 
 fn no_such_key(k: &Key) -> EvalError {
@@ -267,6 +364,7 @@ pub(crate) fn missing_key(k: &Key) -> EvalError {
 }
 
 impl Comp {
+    #[inline(never)]
     fn eval<A: Activation + ?Sized>(&self, f: &mut Frame<'_, A>) -> R {
         let range = self.range.eval(f)?;
         if self.kind == MacroKind::Bind {

@@ -47,25 +47,53 @@ pub(crate) fn negate(v: Value) -> R {
     }
 }
 
+/// Comparisons and membership: `==`, `!=`, `<`, `<=`, `>`, `>=`, `in`.
+#[inline(always)]
+pub(crate) fn compare(op: BinOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
+    use Value::*;
+    // Same-type fast paths first: they are what rules compare.
+    let ord = match (a, b) {
+        (Int(x), Int(y)) => Some(x.cmp(y)),
+        (Double(x), Double(y)) => x.partial_cmp(y),
+        _ => match op {
+            BinOp::Eq => return Ok(a.cel_eq(b)),
+            BinOp::Ne => return Ok(!a.cel_eq(b)),
+            BinOp::In => return contains(b, a),
+            _ => a.cel_cmp(b)?,
+        },
+    };
+    Ok(match ord {
+        None => op == BinOp::Ne,
+        Some(o) => match op {
+            BinOp::Eq => o == Ordering::Equal,
+            BinOp::Ne => o != Ordering::Equal,
+            BinOp::Lt => o == Ordering::Less,
+            BinOp::Le => o != Ordering::Greater,
+            BinOp::Gt => o == Ordering::Greater,
+            BinOp::Ge => o != Ordering::Less,
+            _ => return contains(b, a),
+        },
+    })
+}
+
+#[inline]
 pub(crate) fn binary(op: BinOp, a: &Value, b: &Value) -> R {
     use Value::*;
-    match op {
-        BinOp::Eq => return Ok(Bool(a.cel_eq(b))),
-        BinOp::Ne => return Ok(Bool(!a.cel_eq(b))),
-        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-            let ord = a.cel_cmp(b)?;
-            return Ok(Bool(match ord {
-                None => false,
-                Some(o) => match op {
-                    BinOp::Lt => o == Ordering::Less,
-                    BinOp::Le => o != Ordering::Greater,
-                    BinOp::Gt => o == Ordering::Greater,
-                    _ => o != Ordering::Less,
-                },
-            }));
+    // Double arithmetic cannot fail: the common case of scores and ratios.
+    if let (Double(x), Double(y)) = (a, b) {
+        match op {
+            BinOp::Add => return Ok(Double(x + y)),
+            BinOp::Sub => return Ok(Double(x - y)),
+            BinOp::Mul => return Ok(Double(x * y)),
+            BinOp::Div => return Ok(Double(x / y)),
+            _ => {}
         }
-        BinOp::In => return contains(b, a),
-        _ => {}
+    }
+    if matches!(
+        op,
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::In
+    ) {
+        return compare(op, a, b).map(Bool);
     }
     let ovf = || EvalError::overflow("integer");
     let r = match (op, a, b) {
@@ -222,12 +250,10 @@ pub(crate) fn binary_type(op: BinOp, a: &Type, b: &Type) -> Option<Type> {
     }
 }
 
-fn contains(container: &Value, item: &Value) -> R {
+fn contains(container: &Value, item: &Value) -> Result<bool, EvalError> {
     match container {
-        Value::List(l) => Ok(Value::Bool(l.iter().any(|v| v.cel_eq(item)))),
-        Value::Map(m) => Ok(Value::Bool(
-            Key::for_lookup(item).is_some_and(|k| m.contains_key(&k)),
-        )),
+        Value::List(l) => Ok(l.contains(item)),
+        Value::Map(m) => Ok(Key::for_lookup(item).is_some_and(|k| m.contains_key(&k))),
         other => Err(no_overload("@in", &[item.clone(), other.clone()])),
     }
 }
@@ -537,7 +563,7 @@ fn substring(a: &[Value]) -> R {
 
 fn extreme(a: &[Value], want: Ordering) -> R {
     let items: Vec<Value> = match a {
-        [Value::List(l)] => l.as_ref().clone(),
+        [Value::List(l)] => l.to_vec(),
         _ => a.to_vec(),
     };
     let mut best: Option<Value> = None;

@@ -154,6 +154,22 @@ impl Program {
     }
 }
 
+impl Program {
+    /// Evaluates an expression that must yield a bool (a rule condition):
+    /// comparisons and logical operators run without building values.
+    #[inline]
+    pub fn eval_bool<A: Activation + ?Sized>(&self, vars: &A) -> Result<bool, EvalError> {
+        let mut frame = eval::Frame {
+            vars,
+            locals: Vec::new(),
+        };
+        if self.n_locals > 0 {
+            frame.locals = vec![Value::Null; self.n_locals];
+        }
+        self.root.eval_bool(&mut frame)
+    }
+}
+
 impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Program")

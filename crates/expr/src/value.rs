@@ -21,11 +21,125 @@ pub enum Value {
     Double(f64),
     String(Arc<str>),
     Bytes(Arc<[u8]>),
-    List(Arc<Vec<Value>>),
+    List(Arc<List>),
     Map(Arc<Map>),
     Timestamp(Timestamp),
     Duration(Duration),
     Type(TypeName),
+}
+
+/// A list. Dereferences to its elements. A long list that is searched with
+/// `in` more than once builds a hash index of itself (strings or ints) on
+/// the second search, so repeated membership tests against the same list —
+/// a blacklist held by a flow, a cached data-source answer — cost a hash
+/// lookup instead of a scan. A list searched once is only scanned.
+pub struct List {
+    items: Vec<Value>,
+    searches: std::sync::atomic::AtomicU32,
+    index: std::sync::OnceLock<ListIndex>,
+}
+
+enum ListIndex {
+    Strings(std::collections::HashSet<Arc<str>>),
+    Ints(std::collections::HashSet<i64>),
+    /// Mixed or other element types: scan.
+    None,
+}
+
+/// Lists shorter than this are always scanned.
+const INDEX_MIN_LEN: usize = 32;
+
+impl List {
+    pub fn new(items: Vec<Value>) -> List {
+        List {
+            items,
+            searches: std::sync::atomic::AtomicU32::new(0),
+            index: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn as_slice(&self) -> &[Value] {
+        &self.items
+    }
+
+    /// Membership by CEL equality, using the index when there is one.
+    pub fn contains(&self, item: &Value) -> bool {
+        if self.items.len() >= INDEX_MIN_LEN {
+            let idx = match self.index.get() {
+                Some(idx) => Some(idx),
+                None if self
+                    .searches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    >= 1 =>
+                {
+                    Some(self.index.get_or_init(|| self.build_index()))
+                }
+                None => None,
+            };
+            match (idx, item) {
+                (Some(ListIndex::Strings(set)), Value::String(s)) => return set.contains(&**s),
+                (Some(ListIndex::Strings(_)), _) => return false,
+                (Some(ListIndex::Ints(set)), Value::Int(i)) => return set.contains(i),
+                _ => {}
+            }
+        }
+        match item {
+            Value::String(s) => self
+                .items
+                .iter()
+                .any(|v| matches!(v, Value::String(x) if x.len() == s.len() && **x == **s)),
+            Value::Int(i) => self.items.iter().any(|v| match v {
+                Value::Int(x) => x == i,
+                other => other.cel_eq(item),
+            }),
+            _ => self.items.iter().any(|v| v.cel_eq(item)),
+        }
+    }
+
+    fn build_index(&self) -> ListIndex {
+        if self.items.iter().all(|v| matches!(v, Value::String(_))) {
+            ListIndex::Strings(
+                self.items
+                    .iter()
+                    .filter_map(|v| {
+                        if let Value::String(s) = v {
+                            Some(s.clone())
+                        } else {
+                            None
+                        }
+                    })
+                    .collect(),
+            )
+        } else if self.items.iter().all(|v| matches!(v, Value::Int(_))) {
+            ListIndex::Ints(
+                self.items
+                    .iter()
+                    .filter_map(|v| {
+                        if let Value::Int(i) = v {
+                            Some(*i)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect(),
+            )
+        } else {
+            ListIndex::None
+        }
+    }
+}
+
+impl std::ops::Deref for List {
+    type Target = [Value];
+    fn deref(&self) -> &[Value] {
+        &self.items
+    }
+}
+
+impl fmt::Debug for List {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.items.iter()).finish()
+    }
 }
 
 /// The runtime type of a value, as returned by `type(x)`.
@@ -175,7 +289,7 @@ impl Value {
         Value::String(Arc::from(s.as_ref()))
     }
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(Arc::new(items))
+        Value::List(Arc::new(List::new(items)))
     }
     pub fn map(m: Map) -> Value {
         Value::Map(Arc::new(m))
@@ -332,5 +446,44 @@ impl From<String> for Value {
 impl From<Vec<Value>> for Value {
     fn from(v: Vec<Value>) -> Value {
         Value::list(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_membership_with_and_without_the_index() {
+        let strings = List::new((0..100).map(|i| Value::from(format!("d{i}"))).collect());
+        let ints = List::new((0..100).map(Value::Int).collect());
+        let mixed = List::new(
+            (0..100)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        Value::Int(i)
+                    } else {
+                        Value::Double(i as f64)
+                    }
+                })
+                .collect(),
+        );
+        // The first search scans, later ones use the index; both agree.
+        for _ in 0..3 {
+            assert!(strings.contains(&Value::from("d99")));
+            assert!(!strings.contains(&Value::from("d100")));
+            assert!(!strings.contains(&Value::Int(5)));
+            assert!(ints.contains(&Value::Int(42)));
+            assert!(!ints.contains(&Value::Int(420)));
+            assert!(
+                ints.contains(&Value::Double(42.0)),
+                "numeric equality across types"
+            );
+            assert!(ints.contains(&Value::Uint(7)));
+            assert!(mixed.contains(&Value::Int(3)), "3.0 is in the list");
+            assert!(!mixed.contains(&Value::Int(101)));
+        }
+        assert!(matches!(strings.index.get(), Some(ListIndex::Strings(_))));
+        assert!(matches!(mixed.index.get(), Some(ListIndex::None)));
     }
 }
