@@ -2,6 +2,8 @@
 //! full decisions of the example flows with data-source answers supplied,
 //! and the cost of tracing.
 
+#![allow(clippy::unwrap_used)] // benchmark set-up: a panic is a broken benchmark
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::PathBuf;

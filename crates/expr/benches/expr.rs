@@ -2,6 +2,8 @@
 //! times against slot-bound variables). The same expressions against cel-rust
 //! and zen-expression are in benches/peers.
 
+#![allow(clippy::unwrap_used)] // benchmark set-up: a panic is a broken benchmark
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use riskflow_expr::{Env, Key, Map, Program, Type, Value};
 use std::hint::black_box;
