@@ -112,7 +112,7 @@ fn bench(c: &mut Criterion) {
         let input = request(req);
         f.decide(&input, &answers, DecideOptions::default())
             .unwrap();
-        g.bench_function(format!("{flow}"), |b| {
+        g.bench_function(flow.to_string(), |b| {
             b.iter(|| f.decide(black_box(&input), &answers, DecideOptions::default()))
         });
         g.bench_function(format!("{flow}_traced"), |b| {
