@@ -45,6 +45,8 @@ pub(crate) enum Node {
     Or(Box<Node>, Box<Node>),
     Cond(Box<(Node, Node, Node)>),
     Bin(BinOp, Box<Node>, Box<Node>),
+    /// `+ - * /` on two operands the checker proved to be doubles.
+    ArithF(BinOp, Box<Node>, Box<Node>),
     Index(Box<Node>, Box<Node>),
     Field(Box<Node>, Key),
     Has(Box<Node>, Key),
@@ -100,7 +102,7 @@ impl Node {
             | Node::Has(e, _)
             | Node::Call1(_, e)
             | Node::Matches(e, _) => e.collect_vars(out),
-            Node::And(a, b) | Node::Or(a, b) | Node::Bin(_, a, b) | Node::Index(a, b) => {
+            Node::And(a, b) | Node::Or(a, b) | Node::Bin(_, a, b) | Node::ArithF(_, a, b) | Node::Index(a, b) => {
                 a.collect_vars(out);
                 b.collect_vars(out);
             }
@@ -251,8 +253,47 @@ impl Node {
         }
     }
 
+    /// A double operand: constants and variables are read inline, anything else recurses.
+    #[inline(always)]
+    fn operand_f64<A: Activation + ?Sized>(&self, f: &mut Frame<'_, A>) -> Result<f64, EvalError> {
+        match self {
+            Node::Const(Value::Double(d)) => Ok(*d),
+            Node::Var(slot, _) => match f.vars.get(*slot) {
+                Some(Value::Double(d)) => Ok(*d),
+                _ => self.eval_f64(f),
+            },
+            _ => self.eval_f64(f),
+        }
+    }
+
+    /// Evaluates a node the checker typed as double, without building `Value`s.
+    fn eval_f64<A: Activation + ?Sized>(&self, f: &mut Frame<'_, A>) -> Result<f64, EvalError> {
+        match self {
+            Node::Const(Value::Double(d)) => Ok(*d),
+            Node::ArithF(op, l, r) => {
+                let a = l.operand_f64(f)?;
+                let b = r.operand_f64(f)?;
+                Ok(match op {
+                    BinOp::Add => a + b,
+                    BinOp::Sub => a - b,
+                    BinOp::Mul => a * b,
+                    _ => a / b,
+                })
+            }
+            Node::Var(..) | Node::Local(_) => match self.leaf(f)? {
+                Value::Double(d) => Ok(*d),
+                other => Err(EvalError::no_overload(&format!("arithmetic on {}", other.type_name().name()))),
+            },
+            other => match other.eval(f)? {
+                Value::Double(d) => Ok(d),
+                v => Err(EvalError::no_overload(&format!("arithmetic on {}", v.type_name().name()))),
+            },
+        }
+    }
+
     pub(crate) fn eval<A: Activation + ?Sized>(&self, f: &mut Frame<'_, A>) -> R {
         match self {
+            Node::ArithF(..) => Ok(Value::Double(self.eval_f64(f)?)),
             Node::Const(v) => Ok(v.clone()),
             Node::Var(slot, name) => f.vars.get(*slot).cloned().ok_or_else(|| unbound(name)),
             Node::Local(i) => Ok(f.locals[*i].clone()),
