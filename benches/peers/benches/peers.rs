@@ -57,7 +57,7 @@ fn expressions(c: &mut Criterion) {
         env.declare(k, ty);
         slots.push(riskflow_expr::json::from_json(v));
     }
-    let _ = (Key::from("x"), Map::new());
+    let _ = (Key::from("x"), Map::default());
     // cel-rust
     let mut cel_ctx = cel::Context::default();
     for (k, v) in ctx.as_object().unwrap() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use indexmap::IndexMap;
-use riskflow_expr::{Key, Map, Program, Value, json};
+use riskflow_expr::{Key, Program, Value, json};
 use serde_json::Value as Json;
 
 use crate::flow::*;
@@ -123,14 +123,8 @@ impl Flow {
             match step {
                 Step::Compute(n) => run.compute(*n)?,
                 Step::Fetch(ns) => {
-                    let calls = ns
-                        .iter()
-                        .map(|n| run.call(*n))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let results: Vec<SourceResult> =
-                        calls.iter().map(|c| answers.answer(c)).collect();
-                    for ((n, c), r) in ns.iter().zip(calls).zip(results) {
-                        run.finish_source(*n, c, r)?;
+                    for n in ns {
+                        run.supplied_source(*n, answers)?;
                     }
                 }
             }
@@ -189,8 +183,11 @@ impl Flow {
             }]));
         };
         let mut errors = Vec::new();
+        let mut present = 0;
         for f in &self.inputs {
-            match obj.get(&f.name) {
+            let field = obj.get(&f.name);
+            present += usize::from(field.is_some());
+            match field {
                 None | Some(Json::Null) => {
                     if f.required {
                         errors.push(FieldError {
@@ -216,7 +213,8 @@ impl Flow {
                 },
             }
         }
-        for k in obj.keys() {
+        // Only when some key matched no declared input: find which (the rare, slow path).
+        for k in obj.keys().filter(|_| present != obj.len()) {
             if !self.inputs.iter().any(|f| &f.name == k) {
                 errors.push(FieldError {
                     field: k.clone(),
@@ -228,7 +226,7 @@ impl Flow {
             return Err(DecideError::InvalidInput(errors));
         }
         if self.input_map_needed {
-            let mut m = Map::with_capacity(self.inputs.len());
+            let mut m = riskflow_expr::value::map_with_capacity(self.inputs.len());
             for f in &self.inputs {
                 if obj.get(&f.name).is_some_and(|j| !j.is_null()) {
                     m.insert(
@@ -296,17 +294,6 @@ fn eval_err(node: &str, e: impl std::fmt::Display) -> DecideError {
     }
 }
 
-fn as_bool(node: &str, v: Value) -> Result<bool, DecideError> {
-    match v {
-        Value::Bool(b) => Ok(b),
-        Value::Null => Ok(false),
-        other => Err(eval_err(
-            node,
-            format!("condition gave {}, expected bool", other.type_name().name()),
-        )),
-    }
-}
-
 impl Run<'_> {
     fn eval(&self, p: &Program, node: &str) -> Result<Value, DecideError> {
         p.eval(&self.slots[..]).map_err(|e| eval_err(node, e))
@@ -367,6 +354,34 @@ impl Run<'_> {
             source: s.source,
             request: Json::Object(body),
         })
+    }
+
+    /// A data source answered from supplied answers: converted in place, no
+    /// request built or body cloned unless the trace wants them.
+    fn supplied_source(&mut self, n: usize, answers: &Answers) -> Result<(), DecideError> {
+        let name = &self.flow.nodes[n].name;
+        match answers.0.get(name) {
+            Some(Json::Object(o)) if o.len() == 1 && o.contains_key("$error") => {}
+            Some(body) if self.trace.is_none() => {
+                let NodeKind::Source(s) = &self.flow.nodes[n].kind else {
+                    return Ok(());
+                };
+                let v = json::from_json(body);
+                let value = match &s.response {
+                    Some(p) => p.eval(&[v][..]).map_err(|e| DecideError::Source {
+                        variable: name.clone(),
+                        message: format!("response mapping failed: {e}"),
+                    })?,
+                    None => v,
+                };
+                self.slots[self.flow.nodes[n].out_slots[0]] = value;
+                return Ok(());
+            }
+            _ => {}
+        }
+        let call = self.call(n)?;
+        let result = answers.answer(&call);
+        self.finish_source(n, call, result)
     }
 
     fn finish_source(
@@ -463,11 +478,11 @@ impl Run<'_> {
             if !r.enabled {
                 continue;
             }
-            let v = r
+            let hit = r
                 .when
-                .eval(&self.slots[..])
+                .eval_bool(&self.slots[..])
                 .map_err(|e| eval_err(&format!("{} rule {}", node.name, r.id), e))?;
-            if as_bool(&r.id, v)? {
+            if hit {
                 hits.push(i);
                 if rs.policy != crate::project::RuleHitPolicy::All {
                     break;

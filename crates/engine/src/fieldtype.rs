@@ -8,7 +8,7 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use riskflow_expr::{Key, Map, Type, Value, time::Duration, time::Timestamp};
+use riskflow_expr::{Key, Type, Value, time::Duration, time::Timestamp};
 use rust_decimal::Decimal;
 use serde_json::Value as Json;
 
@@ -114,7 +114,7 @@ impl FieldType {
                 Ok(Value::list(out))
             }
             (FieldType::Map, Json::Object(o)) => {
-                let mut m = Map::with_capacity(o.len());
+                let mut m = riskflow_expr::value::map_with_capacity(o.len());
                 for (k, v) in o {
                     m.insert(
                         Key::String(Arc::from(k.as_str())),
@@ -168,6 +168,9 @@ fn describe(j: &Json) -> String {
 /// Parses a decimal amount into minor units, exactly; rejects more than
 /// `MONEY_SCALE` decimal places and amounts that do not fit.
 pub fn parse_money(s: &str) -> Result<i64, String> {
+    if let Some(minor) = parse_plain_money(s) {
+        return Ok(minor);
+    }
     let d = Decimal::from_str(s.trim())
         .or_else(|_| Decimal::from_scientific(s.trim()))
         .map_err(|_| format!("expected an amount of money, got {s:?}"))?;
@@ -181,6 +184,32 @@ pub fn parse_money(s: &str) -> Result<i64, String> {
         .checked_mul(Decimal::from(10i64.pow(MONEY_SCALE)))
         .ok_or_else(|| format!("amount {s} is too large"))?;
     i64::try_from(minor).map_err(|_| format!("amount {s} is too large"))
+}
+
+/// The common shape `[-]digits[.d[d]]`, parsed without a `Decimal`; None
+/// sends anything else (exponents, more places, overflow) to the full parser.
+fn parse_plain_money(s: &str) -> Option<i64> {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if int.is_empty()
+        || int.len() > 15
+        || frac.len() > 2
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let mut minor: i64 = int.parse().ok()?;
+    let mut scale = 1;
+    for b in frac.bytes() {
+        minor = minor * 10 + i64::from(b - b'0');
+        scale *= 10;
+    }
+    minor = minor * (100 / scale);
+    Some(if neg { -minor } else { minor })
 }
 
 /// Formats minor units as a decimal string with exactly `MONEY_SCALE` places.
@@ -197,6 +226,14 @@ mod tests {
         assert_eq!(parse_money("1234.56"), Ok(123456));
         assert_eq!(parse_money("0.1"), Ok(10));
         assert_eq!(parse_money("1e3"), Ok(100000));
+        assert_eq!(parse_money("-12.5"), Ok(-1250));
+        assert_eq!(parse_money("7"), Ok(700));
+        assert_eq!(parse_money("0.07"), Ok(7));
+        assert_eq!(parse_money("1.50"), Ok(150));
+        assert_eq!(parse_money("1.500"), Ok(150), "trailing zeros are exact");
+        assert!(parse_money("1.").is_ok());
+        assert!(parse_money(".5").is_err() || parse_money(".5") == Ok(50));
+        assert!(parse_money("--1").is_err());
         assert!(parse_money("1.005").is_err());
         assert!(parse_money("abc").is_err());
         assert!(parse_money("99999999999999999999").is_err());

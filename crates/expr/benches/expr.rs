@@ -24,7 +24,7 @@ fn bench(c: &mut Criterion) {
     let blacklist: Vec<Value> = (0..100)
         .map(|i| Value::from(format!("dev-{i:04}")))
         .collect();
-    let mut input = Map::new();
+    let mut input = Map::default();
     input.insert(Key::from("amount"), Value::Double(6000.0));
     let mut vars = vec![
         Value::Double(6000.0),

@@ -207,7 +207,10 @@ impl<'e> Compiler<'e> {
                     }
                 }
                 // double ⊕ double cannot fail: a typed float path without `Value`s (scores, ratios).
-                if lt == Type::Double && rt == Type::Double && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div) {
+                if lt == Type::Double
+                    && rt == Type::Double
+                    && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
+                {
                     return Ok((Node::ArithF(*op, Box::new(ln), Box::new(rn)), ty));
                 }
                 Ok((Node::Bin(*op, Box::new(ln), Box::new(rn)), ty))

@@ -72,7 +72,8 @@ pub(crate) struct Comp {
 
 pub(crate) struct Frame<'a, A: Activation + ?Sized> {
     pub vars: &'a A,
-    pub locals: Vec<Value>,
+    /// Comprehension variables; a few live inline, without allocating.
+    pub locals: smallvec::SmallVec<[Value; 4]>,
 }
 
 type R = Result<Value, EvalError>;
@@ -102,7 +103,11 @@ impl Node {
             | Node::Has(e, _)
             | Node::Call1(_, e)
             | Node::Matches(e, _) => e.collect_vars(out),
-            Node::And(a, b) | Node::Or(a, b) | Node::Bin(_, a, b) | Node::ArithF(_, a, b) | Node::Index(a, b) => {
+            Node::And(a, b)
+            | Node::Or(a, b)
+            | Node::Bin(_, a, b)
+            | Node::ArithF(_, a, b)
+            | Node::Index(a, b) => {
                 a.collect_vars(out);
                 b.collect_vars(out);
             }
@@ -282,11 +287,17 @@ impl Node {
             }
             Node::Var(..) | Node::Local(_) => match self.leaf(f)? {
                 Value::Double(d) => Ok(*d),
-                other => Err(EvalError::no_overload(&format!("arithmetic on {}", other.type_name().name()))),
+                other => Err(EvalError::no_overload(&format!(
+                    "arithmetic on {}",
+                    other.type_name().name()
+                ))),
             },
             other => match other.eval(f)? {
                 Value::Double(d) => Ok(d),
-                v => Err(EvalError::no_overload(&format!("arithmetic on {}", v.type_name().name()))),
+                v => Err(EvalError::no_overload(&format!(
+                    "arithmetic on {}",
+                    v.type_name().name()
+                ))),
             },
         }
     }
@@ -361,7 +372,7 @@ fn list<A: Activation + ?Sized>(items: &[Node], f: &mut Frame<'_, A>) -> R {
 
 #[inline(never)]
 fn map<A: Activation + ?Sized>(entries: &[(Node, Node)], f: &mut Frame<'_, A>) -> R {
-    let mut m = Map::with_capacity(entries.len());
+    let mut m = crate::value::map_with_capacity(entries.len());
     for (k, v) in entries {
         let key = Key::from_value(&k.eval(f)?)?;
         let val = v.eval(f)?;
@@ -413,18 +424,26 @@ impl Comp {
             return self.body.eval(f);
         }
         // (first var, second var) per element: list → (elem) or (index, elem); map → (key) or (key, value)
-        let items: Vec<(Value, Value)> = match &range {
-            Value::List(l) => l
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Int(i as i64), v.clone()))
-                .collect(),
-            Value::Map(m) => m.iter().map(|(k, v)| (k.to_value(), v.clone())).collect(),
+        // Elements are bound by position — no list of pairs is built.
+        let n = match &range {
+            Value::List(l) => l.len(),
+            Value::Map(m) => m.len(),
             other => {
                 return Err(EvalError::no_overload(&format!(
                     "comprehension over {}",
                     other.type_name().name()
                 )));
+            }
+        };
+        // (first var, second var) per element: list → (index, elem); map → (key, value)
+        let item = |idx: usize| -> (Value, Value) {
+            match &range {
+                Value::List(l) => (Value::Int(idx as i64), l[idx].clone()),
+                Value::Map(m) => m
+                    .get_index(idx)
+                    .map(|(k, v)| (k.to_value(), v.clone()))
+                    .unwrap_or((Value::Null, Value::Null)),
+                _ => (Value::Null, Value::Null),
             }
         };
         let is_list = matches!(range, Value::List(_));
@@ -439,9 +458,9 @@ impl Comp {
             MacroKind::All | MacroKind::Exists => {
                 let want = self.kind == MacroKind::Exists;
                 let mut err = None;
-                for it in items {
+                for it in (0..n).map(item) {
                     bind(f, it);
-                    match self.body.eval(f).and_then(|v| bool_of(&v, "all/exists")) {
+                    match self.body.eval_bool(f) {
                         Ok(b) if b == want => return Ok(Value::Bool(want)),
                         Ok(_) => {}
                         Err(e) => {
@@ -457,18 +476,18 @@ impl Comp {
                 }
             }
             MacroKind::ExistsOne => {
-                let mut n = 0;
-                for it in items {
+                let mut hits = 0;
+                for it in (0..n).map(item) {
                     bind(f, it);
-                    if bool_of(&self.body.eval(f)?, "exists_one")? {
-                        n += 1;
+                    if self.body.eval_bool(f)? {
+                        hits += 1;
                     }
                 }
-                Ok(Value::Bool(n == 1))
+                Ok(Value::Bool(hits == 1))
             }
             MacroKind::Map | MacroKind::Filter | MacroKind::TransformList => {
                 let mut out = Vec::new();
-                for it in items {
+                for it in (0..n).map(item) {
                     let elem = if self.v2.is_some() || is_list {
                         it.1.clone()
                     } else {
@@ -481,7 +500,7 @@ impl Comp {
                         continue;
                     }
                     if self.kind == MacroKind::Filter {
-                        if bool_of(&self.body.eval(f)?, "filter")? {
+                        if self.body.eval_bool(f)? {
                             out.push(elem);
                         }
                     } else {
@@ -491,8 +510,8 @@ impl Comp {
                 Ok(Value::list(out))
             }
             MacroKind::TransformMap => {
-                let mut out = Map::new();
-                for it in items {
+                let mut out = Map::default();
+                for it in (0..n).map(item) {
                     let key = Key::from_value(&it.0)?;
                     bind(f, it);
                     if let Some(p) = &self.filter

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::Value as Json;
 
-use crate::value::{Key, Map, Value};
+use crate::value::{Key, Value};
 
 /// Converts a JSON document to a CEL value: integers that fit `i64` become
 /// `int`, other numbers `double`; objects become maps with string keys.
@@ -27,7 +27,7 @@ pub fn from_json(j: &Json) -> Value {
         Json::String(s) => Value::String(Arc::from(s.as_str())),
         Json::Array(a) => Value::list(a.iter().map(from_json).collect()),
         Json::Object(o) => {
-            let mut m = Map::with_capacity(o.len());
+            let mut m = crate::value::map_with_capacity(o.len());
             for (k, v) in o {
                 m.insert(Key::String(Arc::from(k.as_str())), from_json(v));
             }

@@ -143,29 +143,26 @@ impl Program {
     /// Evaluates against variable values indexed by the slots `Env::declare` returned.
     #[inline]
     pub fn eval<A: Activation + ?Sized>(&self, vars: &A) -> Result<Value, EvalError> {
-        let mut frame = eval::Frame {
-            vars,
-            locals: Vec::new(),
-        };
-        if self.n_locals > 0 {
-            frame.locals = vec![Value::Null; self.n_locals];
-        }
+        let mut frame = self.frame(vars);
         self.root.eval(&mut frame)
     }
 }
 
 impl Program {
+    #[inline(always)]
+    fn frame<'a, A: Activation + ?Sized>(&self, vars: &'a A) -> eval::Frame<'a, A> {
+        let mut locals = smallvec::SmallVec::new();
+        if self.n_locals > 0 {
+            locals.resize(self.n_locals, Value::Null);
+        }
+        eval::Frame { vars, locals }
+    }
+
     /// Evaluates an expression that must yield a bool (a rule condition):
     /// comparisons and logical operators run without building values.
     #[inline]
     pub fn eval_bool<A: Activation + ?Sized>(&self, vars: &A) -> Result<bool, EvalError> {
-        let mut frame = eval::Frame {
-            vars,
-            locals: Vec::new(),
-        };
-        if self.n_locals > 0 {
-            frame.locals = vec![Value::Null; self.n_locals];
-        }
+        let mut frame = self.frame(vars);
         self.root.eval_bool(&mut frame)
     }
 }

@@ -281,8 +281,15 @@ impl From<&str> for Key {
     }
 }
 
-/// A CEL map, insertion-ordered.
-pub type Map = IndexMap<Key, Value>;
+/// A CEL map, insertion-ordered. Keys hash with FxHash: map fields are read
+/// on every decision (`bureau.score`), and SipHash's DoS resistance buys
+/// nothing for keys that come from the project or a trusted data source.
+pub type Map = IndexMap<Key, Value, rustc_hash::FxBuildHasher>;
+
+/// An empty map with room for `n` entries.
+pub fn map_with_capacity(n: usize) -> Map {
+    Map::with_capacity_and_hasher(n, rustc_hash::FxBuildHasher)
+}
 
 impl Value {
     pub fn string(s: impl AsRef<str>) -> Value {

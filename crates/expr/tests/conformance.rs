@@ -112,7 +112,7 @@ fn parse_value(v: &Json) -> Option<Value> {
                 .collect::<Option<_>>()?,
         ),
         "map" => {
-            let mut m = Map::new();
+            let mut m = Map::default();
             for pair in x.as_array()? {
                 let k = Key::from_value(&parse_value(pair.get(0)?)?).ok()?;
                 m.insert(k, parse_value(pair.get(1)?)?);
