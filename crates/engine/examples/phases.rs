@@ -1,3 +1,7 @@
+//! Where a decision spends its time: input binding, and per-node timings from the trace.
+//!
+//!     cargo run --release -p riskflow-engine --example phases
+
 #![allow(clippy::unwrap_used)]
 use std::path::PathBuf;
 use std::time::Instant;

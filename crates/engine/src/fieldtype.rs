@@ -208,7 +208,7 @@ fn parse_plain_money(s: &str) -> Option<i64> {
         minor = minor * 10 + i64::from(b - b'0');
         scale *= 10;
     }
-    minor = minor * (100 / scale);
+    minor *= 100 / scale;
     Some(if neg { -minor } else { minor })
 }
 
