@@ -55,8 +55,8 @@ fn main() {
                     riskflow_engine::DecideOptions { trace: true },
                 )
                 .unwrap();
-            for (k, v) in d.trace.unwrap().timings_us {
-                *sum.entry(k).or_default() += v / 2000.0;
+            for (k, v) in d.trace.unwrap().timings_us.0 {
+                *sum.entry(k.to_string()).or_default() += v / 2000.0;
             }
         }
         let mut v: Vec<_> = sum.into_iter().collect();

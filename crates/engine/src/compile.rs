@@ -551,6 +551,10 @@ fn compile_flow(
                 name: format!("models.{name}"),
                 kind: NodeKind::Model(ModelNode {
                     model: Arc::new(model),
+                    feature_keys: feature_names
+                        .iter()
+                        .map(|n| Arc::from(n.as_str()))
+                        .collect(),
                     feature_names,
                     features,
                 }),
@@ -856,7 +860,13 @@ fn compile_flow(
             f.rulesets = f.rulesets.iter().map(|i| new_index[*i]).collect();
             f.sources = f.sources.iter().map(|i| new_index[*i]).collect();
         }
+        let short = ["models.", "rules.", "tables."]
+            .iter()
+            .find_map(|pre| p.name.strip_prefix(pre))
+            .unwrap_or(&p.name);
         nodes.push(Node {
+            key: Arc::from(p.name.as_str()),
+            short: Arc::from(short),
             name: p.name,
             kind,
             out_slots: p.out_slots,
@@ -869,6 +879,7 @@ fn compile_flow(
     }
     let roots: Vec<usize> = outputs.iter().map(|o| o.node).collect();
     let full_plan = build_plan(&nodes, &roots);
+    let node_keys = Arc::new(nodes.iter().map(|n| n.key.clone()).collect());
     let flow = Flow {
         name: ff.name,
         description: ff.description,
@@ -877,6 +888,7 @@ fn compile_flow(
         input_slot,
         input_map_needed,
         nodes,
+        node_keys,
         outputs,
         decisions,
         default_decision,

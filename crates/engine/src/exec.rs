@@ -103,6 +103,8 @@ struct Run<'f> {
     flow: &'f Flow,
     slots: Vec<Value>,
     trace: Option<Trace>,
+    /// When tracing: the last time a node finished.
+    last: Instant,
     hits: Vec<Vec<usize>>,
     overrides: Vec<Option<Value>>,
     fallback_reasons: Vec<Arc<str>>,
@@ -153,17 +155,12 @@ impl Flow {
                     let t = Instant::now();
                     let results = fetcher.fetch_all(calls.clone()).await;
                     if let Some(tr) = &mut run.trace {
-                        tr.timings_us.insert(
-                            format!(
-                                "fetch[{}]",
-                                calls
-                                    .iter()
-                                    .map(|c| c.variable.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(",")
-                            ),
+                        let names: Vec<&str> = calls.iter().map(|c| c.variable.as_str()).collect();
+                        tr.timings_us.push(
+                            Arc::from(format!("fetch[{}]", names.join(","))),
                             t.elapsed().as_secs_f64() * 1e6,
                         );
+                        run.last = Instant::now();
                     }
                     for ((n, c), r) in ns.iter().zip(calls).zip(results) {
                         run.finish_source(*n, c, r)?;
@@ -250,7 +247,15 @@ impl Flow {
         Ok(Run {
             flow: self,
             slots,
-            trace: opts.trace.then(Trace::default),
+            trace: opts.trace.then(|| Trace {
+                variables: crate::trace::Variables {
+                    names: self.node_keys.clone(),
+                    items: Vec::with_capacity(self.nodes.len()),
+                },
+                timings_us: crate::trace::Entries(Vec::with_capacity(32)),
+                ..Trace::default()
+            }),
+            last: Instant::now(),
             hits: vec![Vec::new(); self.nodes.len()],
             overrides: vec![None; n_settable],
             fallback_reasons: Vec::new(),
@@ -302,7 +307,15 @@ impl Run<'_> {
     fn compute(&mut self, n: usize) -> Result<(), DecideError> {
         let flow = self.flow;
         let node = &flow.nodes[n];
-        let t = self.trace.as_ref().map(|_| Instant::now());
+        // Models, rule sets, tables and the decision are timed one by one; a
+        // CEL variable takes about as long as reading the clock, so variables
+        // are timed together (the trace's `(variables)` entry).
+        let heavy = !matches!(node.kind, NodeKind::Expr(_) | NodeKind::Output { .. });
+        if heavy && let Some(tr) = &mut self.trace {
+            let now = Instant::now();
+            tr.expr_us += (now - self.last).as_secs_f64() * 1e6;
+            self.last = now;
+        }
         match &node.kind {
             NodeKind::Expr(p) => {
                 let v = self.eval(p, &node.name)?;
@@ -327,14 +340,17 @@ impl Run<'_> {
                 self.slots[node.out_slots[0]] = v;
             }
         }
-        if let (Some(tr), Some(t)) = (&mut self.trace, t) {
-            tr.timings_us
-                .insert(node.name.clone(), t.elapsed().as_secs_f64() * 1e6);
+        if let Some(tr) = &mut self.trace {
+            if heavy {
+                let now = Instant::now();
+                tr.timings_us
+                    .push(node.key.clone(), (now - self.last).as_secs_f64() * 1e6);
+                self.last = now;
+            }
             if node.traced {
-                tr.variables.insert(
-                    node.name.clone(),
-                    json::to_json(&self.slots[node.out_slots[0]]),
-                );
+                tr.variables
+                    .items
+                    .push((n as u32, self.slots[node.out_slots[0]].clone()));
             }
         }
         Ok(())
@@ -380,8 +396,15 @@ impl Run<'_> {
             _ => {}
         }
         let call = self.call(n)?;
-        let result = answers.answer(&call);
-        self.finish_source(n, call, result)
+        match answers.0.get(&call.variable) {
+            Some(body) if !matches!(body, Json::Object(o) if o.len() == 1 && o.contains_key("$error")) => {
+                self.finish_source_value(n, call, Ok((json::from_json(body), "supplied", 0)))
+            }
+            _ => {
+                let result = answers.answer(&call);
+                self.finish_source(n, call, result)
+            }
+        }
     }
 
     fn finish_source(
@@ -390,13 +413,23 @@ impl Run<'_> {
         call: SourceCall,
         result: SourceResult,
     ) -> Result<(), DecideError> {
+        let converted = result.map(|(body, via, attempts)| (json::from_json(&body), via, attempts));
+        self.finish_source_value(n, call, converted)
+    }
+
+    fn finish_source_value(
+        &mut self,
+        n: usize,
+        call: SourceCall,
+        result: Result<(Value, &'static str, u32), (String, u32)>,
+    ) -> Result<(), DecideError> {
         let node = &self.flow.nodes[n];
         let NodeKind::Source(s) = &node.kind else {
             unreachable!("fetch steps hold sources")
         };
         let (value, via, attempts, response, error) = match result {
-            Ok((body, via, attempts)) => {
-                let v = json::from_json(&body);
+            Ok((v, via, attempts)) => {
+                let body = self.trace.is_some().then(|| v.clone());
                 let mapped = match &s.response {
                     Some(p) => p.eval(&[v][..]).map_err(|e| DecideError::Source {
                         variable: node.name.clone(),
@@ -404,7 +437,7 @@ impl Run<'_> {
                     })?,
                     None => v,
                 };
-                (mapped, via, attempts, Some(body), None)
+                (mapped, via, attempts, body, None)
             }
             Err((message, attempts)) => match &s.default {
                 Some(d) => {
@@ -423,7 +456,7 @@ impl Run<'_> {
         };
         if let Some(tr) = &mut self.trace {
             tr.sources.push(SourceTrace {
-                variable: node.name.clone(),
+                variable: node.key.clone(),
                 source: s.source_name.clone(),
                 request: call.request,
                 response,
@@ -431,8 +464,7 @@ impl Run<'_> {
                 via: via.to_string(),
                 attempts,
             });
-            tr.variables
-                .insert(node.name.clone(), json::to_json(&value));
+            tr.variables.items.push((n as u32, value.clone()));
         }
         self.slots[node.out_slots[0]] = value;
         Ok(())
@@ -457,16 +489,11 @@ impl Run<'_> {
         self.slots[node.out_slots[2]] = Value::list(reasons);
         if let Some(tr) = &mut self.trace {
             tr.models.push(ModelTrace {
-                model: node.name.trim_start_matches("models.").to_string(),
+                model: node.short.clone(),
                 score: pred.score,
                 probability: pred.probability,
-                reasons: pred.reasons.iter().map(|r| r.to_string()).collect(),
-                features: m
-                    .feature_names
-                    .iter()
-                    .cloned()
-                    .zip(xs.iter().map(json::to_json))
-                    .collect(),
+                reasons: pred.reasons.clone(),
+                features: Entries(m.feature_keys.iter().cloned().zip(xs).collect()),
             });
         }
         Ok(())
@@ -545,20 +572,16 @@ impl Run<'_> {
         if let Some(tr) = &mut self.trace {
             let t = &tn.table;
             tr.tables.push(TableTrace {
-                table: t.name.clone(),
-                inputs: t
-                    .input_names
-                    .iter()
-                    .cloned()
-                    .zip(inputs.iter().map(json::to_json))
-                    .collect(),
+                table: t.key.clone(),
+                inputs: Entries(t.input_keys.iter().cloned().zip(inputs).collect()),
                 lines: result.rows.iter().map(|r| t.rows[*r].line).collect(),
-                outputs: t
-                    .output_names
-                    .iter()
-                    .cloned()
-                    .zip(result.outputs.iter().map(json::to_json))
-                    .collect(),
+                outputs: Entries(
+                    t.output_keys
+                        .iter()
+                        .cloned()
+                        .zip(result.outputs.iter().cloned())
+                        .collect(),
+                ),
             });
         }
         Ok(())
@@ -599,14 +622,11 @@ impl Run<'_> {
                 }
                 if self.trace.is_some() {
                     hit_traces.push(RuleHit {
-                        ruleset: flow.nodes[rs_node]
-                            .name
-                            .trim_start_matches("rules.")
-                            .to_string(),
-                        rule: r.id.to_string(),
-                        decision: r.decision.map(|d| flow.decisions[d].to_string()),
-                        reason: r.reason.as_ref().map(|x| x.to_string()),
-                        tags: r.tags.iter().map(|t| t.to_string()).collect(),
+                        ruleset: flow.nodes[rs_node].short.clone(),
+                        rule: r.id.clone(),
+                        decision: r.decision.map(|d| flow.decisions[d].clone()),
+                        reason: r.reason.clone(),
+                        tags: r.tags.clone(),
                         review: r.review,
                     });
                 }
@@ -638,7 +658,10 @@ impl Run<'_> {
             .map(|o| (o.name.clone(), o.ty.to_json(&self.slots[o.slot])))
             .collect();
         if let Some(tr) = &mut self.trace {
-            tr.total_us = started.elapsed().as_secs_f64() * 1e6;
+            let now = Instant::now();
+            let vars = tr.expr_us + (now - self.last).as_secs_f64() * 1e6;
+            tr.timings_us.push(Arc::from("(variables)"), vars);
+            tr.total_us = (now - started).as_secs_f64() * 1e6;
         }
         Decision {
             flow: flow.name.clone(),

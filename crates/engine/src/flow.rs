@@ -20,6 +20,8 @@ pub struct Flow {
     pub input_slot: usize,
     pub input_map_needed: bool,
     pub nodes: Vec<Node>,
+    /// Node names by index, shared with traces.
+    pub node_keys: Arc<Vec<Arc<str>>>,
     pub outputs: Vec<OutputField>,
     /// Decisions from strongest to weakest.
     pub decisions: Vec<Arc<str>>,
@@ -52,6 +54,10 @@ pub struct OutputField {
 
 pub struct Node {
     pub name: String,
+    /// `name` as a shared string, for traces.
+    pub key: Arc<str>,
+    /// The name without its `models.` / `rules.` / `tables.` prefix.
+    pub short: Arc<str>,
     pub kind: NodeKind,
     /// Slots this node writes.
     pub out_slots: Vec<usize>,
@@ -90,6 +96,7 @@ pub struct SourceNode {
 pub struct ModelNode {
     pub model: Arc<Model>,
     pub feature_names: Vec<String>,
+    pub feature_keys: Vec<Arc<str>>,
     pub features: Vec<Program>,
 }
 

@@ -116,6 +116,10 @@ pub struct Table {
     pub input_names: Vec<String>,
     pub output_names: Vec<String>,
     pub rows: Vec<Row>,
+    /// Shared names for traces.
+    pub key: std::sync::Arc<str>,
+    pub input_keys: Vec<std::sync::Arc<str>>,
+    pub output_keys: Vec<std::sync::Arc<str>>,
     /// Input columns whose values are integers (analysis picks integer examples there).
     pub integer_columns: Vec<bool>,
     /// Per input column: the index, when every cell is a literal test.
@@ -333,7 +337,19 @@ impl Table {
             .map(|c| ColumnIndex::build(c, &rows, words))
             .collect();
         let integer_columns = vec![false; input_names.len()];
+        let key = std::sync::Arc::from(name.as_str());
+        let input_keys = input_names
+            .iter()
+            .map(|n| std::sync::Arc::from(n.as_str()))
+            .collect();
+        let output_keys = output_names
+            .iter()
+            .map(|n| std::sync::Arc::from(n.as_str()))
+            .collect();
         Table {
+            key,
+            input_keys,
+            output_keys,
             name,
             policy,
             aggregate,

@@ -78,7 +78,7 @@ fn loan_extension_trace() {
         )
         .unwrap();
     insta::assert_json_snapshot!(d, {
-        ".trace.timings_us.*" => "[us]",
+        ".trace.timings_us" => "[timings]",
         ".trace.total_us" => "[us]",
     });
 }
@@ -104,7 +104,7 @@ fn credit_new_trace_with_recorded_answers() {
     assert_eq!(
         t.sources
             .iter()
-            .find(|s| s.variable == "device")
+            .find(|s| &*s.variable == "device")
             .unwrap()
             .via,
         "default"
@@ -205,7 +205,7 @@ fn data_sources_are_called_concurrently_over_http() {
                 .unwrap()
                 .sources
                 .iter()
-                .find(|s| s.variable == "bureau")
+                .find(|s| &*s.variable == "bureau")
                 .unwrap()
                 .via,
             "cache"
@@ -223,7 +223,7 @@ fn data_sources_are_called_concurrently_over_http() {
             .unwrap()
             .sources
             .iter()
-            .find(|s| s.variable == "device")
+            .find(|s| &*s.variable == "device")
             .unwrap()
             .clone();
         assert_eq!((dev.via.as_str(), dev.attempts), ("default", 2));

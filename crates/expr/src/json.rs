@@ -79,6 +79,40 @@ pub fn to_json(v: &Value) -> Json {
     }
 }
 
+/// Values serialize the way [`to_json`] renders them, without building a
+/// `serde_json::Value` first: traces hold values and pay for JSON only when written.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Uint(u) => s.serialize_u64(*u),
+            Value::Double(d) if d.is_finite() => s.serialize_f64(*d),
+            Value::String(x) => s.serialize_str(x),
+            Value::List(l) => {
+                let mut seq = s.serialize_seq(Some(l.len()))?;
+                for v in l.iter() {
+                    seq.serialize_element(v)?;
+                }
+                seq.end()
+            }
+            Value::Map(m) => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                for (k, v) in m.iter() {
+                    match k {
+                        Key::String(x) => map.serialize_entry(&**x, v)?,
+                        other => map.serialize_entry(&other.to_value().to_string(), v)?,
+                    }
+                }
+                map.end()
+            }
+            other => to_json(other).serialize(s),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
