@@ -91,6 +91,33 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
+    // A flow that is one 10,000-row table: the cost of tracing a table decision.
+    let dir = std::env::temp_dir().join(format!("riskflow-bench-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("flows")).unwrap();
+    std::fs::create_dir_all(dir.join("tables")).unwrap();
+    std::fs::write(dir.join("riskflow.yaml"), "name: bench\n").unwrap();
+    std::fs::write(
+        dir.join("flows/t.yaml"),
+        "name: t\ninputs: { score: int, grade: string, band: int }\ntables:\n  t:\n    file: tables/t.csv\n    inputs: { score: input.score, grade: input.grade, band: input.band }\n    outputs: { row: int }\noutputs:\n  row: { type: int, expr: tables.t.row }\n",
+    )
+    .unwrap();
+    let mut csv = String::from("score,grade,band,row\n");
+    for (i, c) in table_cells(10_000).iter().enumerate() {
+        csv.push_str(&format!("{},{},{},{i}\n", c[0], c[1].trim_matches('"'), c[2]));
+    }
+    std::fs::write(dir.join("tables/t.csv"), csv).unwrap();
+    let tp = riskflow_engine::load(&dir).unwrap();
+    let tf = tp.flows["t"].clone();
+    let input = json!({"score": 305, "grade": "B", "band": 36});
+    assert_eq!(tf.decide(&input, &Answers::default(), DecideOptions::default()).unwrap().outputs["row"], json!(9050));
+    let mut g = c.benchmark_group("table_decision");
+    g.bench_function("rows_10000", |b| b.iter(|| tf.decide(black_box(&input), &Answers::default(), DecideOptions::default())));
+    g.bench_function("rows_10000_traced", |b| {
+        b.iter(|| tf.decide(black_box(&input), &Answers::default(), DecideOptions { trace: true }))
+    });
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+
     let p = example();
     let answers = Answers(HashMap::from([
         (

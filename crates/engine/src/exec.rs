@@ -252,7 +252,7 @@ impl Flow {
                     names: self.node_keys.clone(),
                     items: Vec::with_capacity(self.nodes.len()),
                 },
-                timings_us: crate::trace::Entries(Vec::with_capacity(32)),
+                timings_us: crate::trace::Entries(Vec::with_capacity(self.nodes.len().min(32))),
                 ..Trace::default()
             }),
             last: Instant::now(),
@@ -660,7 +660,8 @@ impl Run<'_> {
         if let Some(tr) = &mut self.trace {
             let now = Instant::now();
             let vars = tr.expr_us + (now - self.last).as_secs_f64() * 1e6;
-            tr.timings_us.push(Arc::from("(variables)"), vars);
+            static VARIABLES: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("(variables)"));
+            tr.timings_us.push(VARIABLES.clone(), vars);
             tr.total_us = (now - started).as_secs_f64() * 1e6;
         }
         Decision {
