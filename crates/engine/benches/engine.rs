@@ -103,17 +103,41 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     let mut csv = String::from("score,grade,band,row\n");
     for (i, c) in table_cells(10_000).iter().enumerate() {
-        csv.push_str(&format!("{},{},{},{i}\n", c[0], c[1].trim_matches('"'), c[2]));
+        csv.push_str(&format!(
+            "{},{},{},{i}\n",
+            c[0],
+            c[1].trim_matches('"'),
+            c[2]
+        ));
     }
     std::fs::write(dir.join("tables/t.csv"), csv).unwrap();
     let tp = riskflow_engine::load(&dir).unwrap();
     let tf = tp.flows["t"].clone();
     let input = json!({"score": 305, "grade": "B", "band": 36});
-    assert_eq!(tf.decide(&input, &Answers::default(), DecideOptions::default()).unwrap().outputs["row"], json!(9050));
+    assert_eq!(
+        tf.decide(&input, &Answers::default(), DecideOptions::default())
+            .unwrap()
+            .outputs["row"],
+        json!(9050)
+    );
     let mut g = c.benchmark_group("table_decision");
-    g.bench_function("rows_10000", |b| b.iter(|| tf.decide(black_box(&input), &Answers::default(), DecideOptions::default())));
+    g.bench_function("rows_10000", |b| {
+        b.iter(|| {
+            tf.decide(
+                black_box(&input),
+                &Answers::default(),
+                DecideOptions::default(),
+            )
+        })
+    });
     g.bench_function("rows_10000_traced", |b| {
-        b.iter(|| tf.decide(black_box(&input), &Answers::default(), DecideOptions { trace: true }))
+        b.iter(|| {
+            tf.decide(
+                black_box(&input),
+                &Answers::default(),
+                DecideOptions { trace: true },
+            )
+        })
     });
     g.finish();
     let _ = std::fs::remove_dir_all(&dir);

@@ -926,18 +926,7 @@ fn build_model(
             read(b, &def.file).map(|t| models::LightGbm::from_text(&t).map(Model::LightGbm))
         }
         "logistic" => {
-            let lr = match (&def.logistic, &def.file) {
-                (Some(l), _) => Some(l.clone()),
-                (None, f) => {
-                    read(b, f).and_then(|t| match serde_norway::from_str::<LogisticDef>(&t) {
-                        Ok(l) => Some(l),
-                        Err(e) => {
-                            b.err(name, name, format!("model {name}: {e}"));
-                            None
-                        }
-                    })
-                }
-            }?;
+            let lr: LogisticDef = inline_or_file(b, name, &def.logistic, &def.file)?;
             let mut coefficients = Vec::new();
             for f in feature_names {
                 coefficients.push(*lr.coefficients.get(f).or_else(|| {
@@ -964,18 +953,7 @@ fn build_model(
             })))
         }
         "scorecard" => {
-            let sc = match (&def.scorecard, &def.file) {
-                (Some(s), _) => Some(s.clone()),
-                (None, f) => {
-                    read(b, f).and_then(|t| match serde_norway::from_str::<ScorecardDef>(&t) {
-                        Ok(s) => Some(s),
-                        Err(e) => {
-                            b.err(name, name, format!("model {name}: {e}"));
-                            None
-                        }
-                    })
-                }
-            }?;
+            let sc: ScorecardDef = inline_or_file(b, name, &def.scorecard, &def.file)?;
             if sc.characteristics.len() != feature_names.len()
                 || sc
                     .characteristics
@@ -1050,6 +1028,49 @@ fn build_model(
                 def.file.as_deref().unwrap_or(name),
                 format!("model {name}: {e}"),
             );
+            None
+        }
+    }
+}
+
+/// A model definition given inline in the flow, or in its own YAML file.
+fn inline_or_file<T: Clone + serde::de::DeserializeOwned>(
+    b: &mut Builder<'_>,
+    name: &str,
+    inline: &Option<T>,
+    file: &Option<String>,
+) -> Option<T> {
+    if let Some(t) = inline {
+        return Some(t.clone());
+    }
+    let Some(f) = file else {
+        b.err(
+            name,
+            name,
+            format!("model {name} needs a `file` or an inline definition"),
+        );
+        return None;
+    };
+    let text = match std::fs::read_to_string(b.root.join(f)) {
+        Ok(t) => t,
+        Err(e) => {
+            b.err(name, f, format!("model {name}: cannot read {f}: {e}"));
+            return None;
+        }
+    };
+    match serde_norway::from_str::<T>(&text) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let (line, col) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
+            b.errors.push(diag(
+                &b.root.join(f),
+                line,
+                col,
+                format!("model {name}: {e}"),
+            ));
             None
         }
     }

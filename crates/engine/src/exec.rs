@@ -660,7 +660,8 @@ impl Run<'_> {
         if let Some(tr) = &mut self.trace {
             let now = Instant::now();
             let vars = tr.expr_us + (now - self.last).as_secs_f64() * 1e6;
-            static VARIABLES: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("(variables)"));
+            static VARIABLES: std::sync::LazyLock<Arc<str>> =
+                std::sync::LazyLock::new(|| Arc::from("(variables)"));
             tr.timings_us.push(VARIABLES.clone(), vars);
             tr.total_us = (now - started).as_secs_f64() * 1e6;
         }
