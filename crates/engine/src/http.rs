@@ -11,6 +11,9 @@ use serde_json::Value as Json;
 use crate::compile::DataSource;
 use crate::exec::{Fetcher, SourceCall, SourceResult};
 
+/// Most answers kept in the data-source cache.
+const CACHE_LIMIT: usize = 50_000;
+
 pub struct HttpFetcher {
     client: reqwest::Client,
     sources: Vec<DataSource>,
@@ -55,6 +58,14 @@ impl HttpFetcher {
                     if src.cache_ttl_s > 0
                         && let Ok(mut cache) = self.cache.lock()
                     {
+                        // Bounded: past the limit, expired answers go first, then everything.
+                        if cache.len() >= CACHE_LIMIT {
+                            let ttl = Duration::from_secs(src.cache_ttl_s);
+                            cache.retain(|_, (at, _)| at.elapsed() < ttl);
+                            if cache.len() >= CACHE_LIMIT {
+                                cache.clear();
+                            }
+                        }
                         cache.insert(key, (Instant::now(), body.clone()));
                     }
                     return Ok((body, "call", attempt + 1));
