@@ -213,6 +213,18 @@ impl<'e> Compiler<'e> {
                 {
                     return Ok((Node::ArithF(*op, Box::new(ln), Box::new(rn)), ty));
                 }
+                // `variable <op> literal` is the commonest rule shape: one node, no dispatch on operands.
+                if let (Node::Var(slot, name), Node::Const(c)) = (&ln, &rn)
+                    && matches!(
+                        op,
+                        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+                    )
+                {
+                    return Ok((
+                        Node::CmpVarConst(*op, *slot, Box::new((c.clone(), name.clone()))),
+                        ty,
+                    ));
+                }
                 Ok((Node::Bin(*op, Box::new(ln), Box::new(rn)), ty))
             }
             ExprKind::List(items) => {

@@ -45,6 +45,8 @@ pub(crate) enum Node {
     Or(Box<Node>, Box<Node>),
     Cond(Box<(Node, Node, Node)>),
     Bin(BinOp, Box<Node>, Box<Node>),
+    /// A comparison of a variable with a constant: (op, slot, (constant, variable name)).
+    CmpVarConst(BinOp, usize, Box<(Value, Arc<str>)>),
     /// `+ - * /` on two operands the checker proved to be doubles.
     ArithF(BinOp, Box<Node>, Box<Node>),
     Index(Box<Node>, Box<Node>),
@@ -96,7 +98,7 @@ impl Node {
     pub(crate) fn collect_vars(&self, out: &mut Vec<usize>) {
         match self {
             Node::Const(_) | Node::Local(_) | Node::Fail(_) => {}
-            Node::Var(s, _) => out.push(*s),
+            Node::Var(s, _) | Node::CmpVarConst(_, s, _) => out.push(*s),
             Node::Not(e)
             | Node::Neg(e)
             | Node::Field(e, _)
@@ -187,6 +189,10 @@ impl Node {
         match self {
             Node::Const(Value::Bool(b)) => Ok(*b),
             Node::Var(..) | Node::Local(_) => bool_of(self.leaf(f)?, "condition"),
+            Node::CmpVarConst(op, slot, c) => match f.vars.get(*slot) {
+                Some(v) => functions::compare(*op, v, &c.0),
+                None => Err(unbound(&c.1)),
+            },
             Node::Not(e) => Ok(!e.eval_bool(f)?),
             Node::And(l, r) => {
                 // CEL's commutative short-circuit: false wins over errors on either side.
@@ -308,9 +314,12 @@ impl Node {
             Node::Const(v) => Ok(v.clone()),
             Node::Var(slot, name) => f.vars.get(*slot).cloned().ok_or_else(|| unbound(name)),
             Node::Local(i) => Ok(f.locals[*i].clone()),
-            Node::Not(_) | Node::And(..) | Node::Or(..) | Node::Has(..) | Node::Matches(..) => {
-                Ok(Value::Bool(self.eval_bool(f)?))
-            }
+            Node::Not(_)
+            | Node::And(..)
+            | Node::Or(..)
+            | Node::Has(..)
+            | Node::Matches(..)
+            | Node::CmpVarConst(..) => Ok(Value::Bool(self.eval_bool(f)?)),
             Node::Bin(
                 BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::In,
                 ..,
