@@ -74,8 +74,8 @@ pub(crate) struct Comp {
 
 pub(crate) struct Frame<'a, A: Activation + ?Sized> {
     pub vars: &'a A,
-    /// Comprehension variables; a few live inline, without allocating.
-    pub locals: smallvec::SmallVec<[Value; 4]>,
+    /// Comprehension variables (empty for expressions without macros).
+    pub locals: &'a mut [Value],
 }
 
 type R = Result<Value, EvalError>;

@@ -143,27 +143,38 @@ impl Program {
     /// Evaluates against variable values indexed by the slots `Env::declare` returned.
     #[inline]
     pub fn eval<A: Activation + ?Sized>(&self, vars: &A) -> Result<Value, EvalError> {
-        let mut frame = self.frame(vars);
-        self.root.eval(&mut frame)
+        if self.n_locals == 0 {
+            return self.root.eval(&mut eval::Frame {
+                vars,
+                locals: &mut [],
+            });
+        }
+        let mut locals: smallvec::SmallVec<[Value; 4]> =
+            smallvec::smallvec![Value::Null; self.n_locals];
+        self.root.eval(&mut eval::Frame {
+            vars,
+            locals: &mut locals,
+        })
     }
 }
 
 impl Program {
-    #[inline(always)]
-    fn frame<'a, A: Activation + ?Sized>(&self, vars: &'a A) -> eval::Frame<'a, A> {
-        let mut locals = smallvec::SmallVec::new();
-        if self.n_locals > 0 {
-            locals.resize(self.n_locals, Value::Null);
-        }
-        eval::Frame { vars, locals }
-    }
-
     /// Evaluates an expression that must yield a bool (a rule condition):
     /// comparisons and logical operators run without building values.
     #[inline]
     pub fn eval_bool<A: Activation + ?Sized>(&self, vars: &A) -> Result<bool, EvalError> {
-        let mut frame = self.frame(vars);
-        self.root.eval_bool(&mut frame)
+        if self.n_locals == 0 {
+            return self.root.eval_bool(&mut eval::Frame {
+                vars,
+                locals: &mut [],
+            });
+        }
+        let mut locals: smallvec::SmallVec<[Value; 4]> =
+            smallvec::smallvec![Value::Null; self.n_locals];
+        self.root.eval_bool(&mut eval::Frame {
+            vars,
+            locals: &mut locals,
+        })
     }
 }
 
