@@ -140,30 +140,10 @@ fn check(dir: &Path) -> i32 {
         return 2;
     }
     for (name, f) in &project.flows {
-        let count = |pred: fn(&riskflow_engine::flow::NodeKind) -> bool| {
-            f.nodes.iter().filter(|n| pred(&n.kind)).count()
-        };
-        use riskflow_engine::flow::NodeKind as K;
-        let rules: usize = f
-            .nodes
-            .iter()
-            .map(|n| {
-                if let K::RuleSet(r) = &n.kind {
-                    r.rules.len()
-                } else {
-                    0
-                }
-            })
-            .sum();
+        let s = f.summary();
         println!(
             "{name}: {} inputs, {} variables ({} data sources), {} models, {} rules, {} tables, {} outputs",
-            f.inputs.len(),
-            count(|k| matches!(k, K::Expr(_) | K::Source(_))),
-            count(|k| matches!(k, K::Source(_))),
-            count(|k| matches!(k, K::Model(_))),
-            rules,
-            count(|k| matches!(k, K::Table(_))),
-            f.outputs.len()
+            s.inputs, s.variables, s.sources, s.models, s.rules, s.tables, s.outputs
         );
     }
     println!(

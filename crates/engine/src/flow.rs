@@ -145,7 +145,44 @@ pub enum Step {
     Fetch(Vec<usize>),
 }
 
+/// What a flow is made of, for `riskflow check` and dashboards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub inputs: usize,
+    /// CEL variables and data-source variables.
+    pub variables: usize,
+    pub sources: usize,
+    pub models: usize,
+    pub rules: usize,
+    pub tables: usize,
+    pub outputs: usize,
+}
+
 impl Flow {
+    pub fn summary(&self) -> Summary {
+        let count =
+            |pred: fn(&NodeKind) -> bool| self.nodes.iter().filter(|n| pred(&n.kind)).count();
+        Summary {
+            inputs: self.inputs.len(),
+            variables: count(|k| matches!(k, NodeKind::Expr(_) | NodeKind::Source(_))),
+            sources: count(|k| matches!(k, NodeKind::Source(_))),
+            models: count(|k| matches!(k, NodeKind::Model(_))),
+            rules: self
+                .nodes
+                .iter()
+                .map(|n| {
+                    if let NodeKind::RuleSet(r) = &n.kind {
+                        r.rules.len()
+                    } else {
+                        0
+                    }
+                })
+                .sum(),
+            tables: count(|k| matches!(k, NodeKind::Table(_))),
+            outputs: self.outputs.len(),
+        }
+    }
+
     /// The plan that computes the named outputs (all when `None`): only the
     /// nodes they depend on, data-source calls that are ready together batched.
     pub fn plan(&self, outputs: Option<&[&str]>) -> Result<Plan, String> {

@@ -45,24 +45,9 @@ fn example_project_cases_pass() {
 #[test]
 fn credit_new_has_the_promised_size() {
     let p = example();
-    let f = &p.flows["credit_new"];
-    use riskflow_engine::flow::NodeKind as K;
-    let vars = f
-        .nodes
-        .iter()
-        .filter(|n| matches!(n.kind, K::Expr(_) | K::Source(_)))
-        .count();
-    let rules: usize = f
-        .nodes
-        .iter()
-        .map(|n| {
-            if let K::RuleSet(r) = &n.kind {
-                r.rules.len()
-            } else {
-                0
-            }
-        })
-        .sum();
+    let s = p.flows["credit_new"].summary();
+    let (vars, rules) = (s.variables, s.rules);
+    assert_eq!((s.sources, s.models, s.tables), (2, 2, 2));
     assert!(vars >= 150, "{vars} variables");
     assert!(rules >= 190, "{rules} rules");
 }
