@@ -45,6 +45,9 @@ enum Command {
         /// Start the bundled data-source stub and point the project's sources at it.
         #[arg(long)]
         stub: bool,
+        /// Compute only these outputs (comma-separated), and only what they need.
+        #[arg(long, value_delimiter = ',')]
+        outputs: Vec<String>,
     },
     /// Run the project's test cases (tests/*.yaml).
     Test { dir: PathBuf },
@@ -90,7 +93,16 @@ fn run(cli: Cli) -> Result<i32> {
             trace,
             answers,
             stub,
-        } => decide(&dir, &flow, &input, trace, answers.as_deref(), stub),
+            outputs,
+        } => decide(
+            &dir,
+            &flow,
+            &input,
+            trace,
+            answers.as_deref(),
+            stub,
+            &outputs,
+        ),
         Command::Test { dir } => Ok(test(&dir)),
         Command::Eval { expr, vars } => Ok(eval(&expr, vars.as_deref())),
         Command::Stub { listen } => {
@@ -185,6 +197,7 @@ fn decide(
     trace: bool,
     answers: Option<&Path>,
     stub: bool,
+    outputs: &[String],
 ) -> Result<i32> {
     let rt = runtime()?;
     let mut vars = HashMap::new();
@@ -225,7 +238,16 @@ fn decide(
         };
         fetcher.supplied = a.into_iter().collect();
     }
-    let result = rt.block_on(f.decide_async(&request, &fetcher, DecideOptions { trace }));
+    let wanted: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    let plan = match f.plan((!wanted.is_empty()).then_some(&wanted[..])) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: --outputs: {e}");
+            return Ok(2);
+        }
+    };
+    let result =
+        rt.block_on(f.decide_plan_async(&plan, &request, &fetcher, DecideOptions { trace }));
     match result {
         Ok(d) => {
             println!("{}", serde_json::to_string_pretty(&d)?);

@@ -878,7 +878,10 @@ fn compile_flow(
         o.node = new_index[o.node];
     }
     let roots: Vec<usize> = outputs.iter().map(|o| o.node).collect();
-    let full_plan = build_plan(&nodes, &roots);
+    let full_plan = Plan {
+        outputs: (0..outputs.len()).collect(),
+        ..build_plan(&nodes, &roots)
+    };
     let node_keys = Arc::new(nodes.iter().map(|n| n.key.clone()).collect());
     let flow = Flow {
         name: ff.name,

@@ -119,9 +119,20 @@ impl Flow {
         answers: &Answers,
         opts: DecideOptions,
     ) -> Result<Decision, DecideError> {
+        self.decide_plan(&self.full_plan, input, answers, opts)
+    }
+
+    /// Like [`Flow::decide`], computing only what `plan` (from [`Flow::plan`]) needs.
+    pub fn decide_plan(
+        &self,
+        plan: &Plan,
+        input: &Json,
+        answers: &Answers,
+        opts: DecideOptions,
+    ) -> Result<Decision, DecideError> {
         let started = Instant::now();
         let mut run = self.start(input, opts)?;
-        for step in &self.full_plan.steps {
+        for step in &plan.steps {
             match step {
                 Step::Compute(n) => run.compute(*n)?,
                 Step::Fetch(ns) => {
@@ -131,7 +142,7 @@ impl Flow {
                 }
             }
         }
-        Ok(run.finish(started))
+        Ok(run.finish(started, plan))
     }
 
     /// Decides, calling data sources through `fetcher`; calls that are ready
@@ -142,9 +153,21 @@ impl Flow {
         fetcher: &F,
         opts: DecideOptions,
     ) -> Result<Decision, DecideError> {
+        self.decide_plan_async(&self.full_plan, input, fetcher, opts)
+            .await
+    }
+
+    /// Like [`Flow::decide_async`], computing only what `plan` needs.
+    pub async fn decide_plan_async<F: Fetcher>(
+        &self,
+        plan: &Plan,
+        input: &Json,
+        fetcher: &F,
+        opts: DecideOptions,
+    ) -> Result<Decision, DecideError> {
         let started = Instant::now();
         let mut run = self.start(input, opts)?;
-        for step in &self.full_plan.steps {
+        for step in &plan.steps {
             match step {
                 Step::Compute(n) => run.compute(*n)?,
                 Step::Fetch(ns) => {
@@ -168,7 +191,7 @@ impl Flow {
                 }
             }
         }
-        Ok(run.finish(started))
+        Ok(run.finish(started, plan))
     }
 
     /// Checks and converts the input; every problem is listed.
@@ -650,11 +673,12 @@ impl Run<'_> {
         }
     }
 
-    fn finish(mut self, started: Instant) -> Decision {
+    fn finish(mut self, started: Instant, plan: &Plan) -> Decision {
         let flow = self.flow;
-        let outputs = flow
+        let outputs = plan
             .outputs
             .iter()
+            .map(|i| &flow.outputs[*i])
             .map(|o| (o.name.clone(), o.ty.to_json(&self.slots[o.slot])))
             .collect();
         if let Some(tr) = &mut self.trace {

@@ -136,6 +136,8 @@ pub struct FinalizeNode {
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub steps: Vec<Step>,
+    /// The outputs this plan computes (indices into `Flow::outputs`).
+    pub outputs: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -189,16 +191,27 @@ impl Flow {
         let Some(names) = outputs else {
             return Ok(self.full_plan.clone());
         };
-        let mut roots = Vec::new();
+        let mut outputs = Vec::new();
         for n in names {
-            let o = self
+            let i = self
                 .outputs
                 .iter()
-                .find(|o| o.name == *n)
-                .ok_or_else(|| format!("flow {} has no output {n:?}", self.name))?;
-            roots.push(o.node);
+                .position(|o| o.name == *n)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = self.outputs.iter().map(|o| o.name.as_str()).collect();
+                    format!(
+                        "flow {} has no output {n:?} (it has: {})",
+                        self.name,
+                        known.join(", ")
+                    )
+                })?;
+            outputs.push(i);
         }
-        Ok(build_plan(&self.nodes, &roots))
+        let roots: Vec<usize> = outputs.iter().map(|i| self.outputs[*i].node).collect();
+        Ok(Plan {
+            outputs,
+            ..build_plan(&self.nodes, &roots)
+        })
     }
 
     pub fn slot_value<'a>(&self, slots: &'a [Value], name: &str) -> Option<&'a Value> {
@@ -259,5 +272,8 @@ pub fn build_plan(nodes: &[Node], roots: &[usize]) -> Plan {
         pending.retain(|n| !done[*n]);
         steps.push(Step::Fetch(fetch));
     }
-    Plan { steps }
+    Plan {
+        steps,
+        outputs: Vec::new(),
+    }
 }

@@ -130,6 +130,25 @@ fn only_the_needed_subgraph_is_computed() {
     assert!(names(&fee_only).contains(&"fee_per_day".to_string()));
     assert!(!names(&fee_only).contains(&"output.new_due_date".to_string()));
     assert!(f.plan(Some(&["nope"])).is_err());
+    // Deciding with the smaller plan returns just that output, computed from just what it needs.
+    let d = f
+        .decide_plan(
+            &fee_only,
+            &request("loan_extension.json"),
+            &Answers::default(),
+            DecideOptions { trace: true },
+        )
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&d.outputs).unwrap(),
+        json!({"extension_fee": "52.08"})
+    );
+    let t = d.trace.unwrap();
+    assert!(t.variables.get("fee_per_day").is_some());
+    assert!(
+        t.variables.get("new_due_date").is_none(),
+        "not needed for the fee"
+    );
 }
 
 #[test]
