@@ -56,14 +56,6 @@ impl Timestamp {
     pub fn seconds(self) -> i64 {
         self.secs
     }
-    pub fn now() -> Timestamp {
-        let now = Utc::now();
-        Timestamp {
-            secs: now.timestamp(),
-            nanos: now.timestamp_subsec_nanos(),
-        }
-    }
-
     pub fn parse(s: &str) -> Result<Timestamp, EvalError> {
         let dt = DateTime::parse_from_rfc3339(s)
             .map_err(|e| EvalError::invalid(format!("invalid timestamp {s:?}: {e}")))?;
