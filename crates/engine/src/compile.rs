@@ -551,10 +551,12 @@ fn compile_flow(
                 name: format!("models.{name}"),
                 kind: NodeKind::Model(ModelNode {
                     model: Arc::new(model),
-                    feature_keys: feature_names
-                        .iter()
-                        .map(|n| Arc::from(n.as_str()))
-                        .collect(),
+                    feature_keys: Arc::new(
+                        feature_names
+                            .iter()
+                            .map(|n| Arc::from(n.as_str()))
+                            .collect(),
+                    ),
                     feature_names,
                     features,
                 }),

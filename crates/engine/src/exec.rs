@@ -515,8 +515,11 @@ impl Run<'_> {
                 model: node.short.clone(),
                 score: pred.score,
                 probability: pred.probability,
-                reasons: pred.reasons.clone(),
-                features: Entries(m.feature_keys.iter().cloned().zip(xs).collect()),
+                reasons: pred.reasons,
+                features: crate::trace::Features {
+                    names: m.feature_keys.clone(),
+                    values: xs,
+                },
             });
         }
         Ok(())
@@ -593,18 +596,12 @@ impl Run<'_> {
             self.slots[s[k + 1]] = v.clone();
         }
         if let Some(tr) = &mut self.trace {
-            let t = &tn.table;
+            // The vectors the evaluation made move into the trace: no copies.
             tr.tables.push(TableTrace {
-                table: t.key.clone(),
-                inputs: Entries(t.input_keys.iter().cloned().zip(inputs).collect()),
-                lines: result.rows.iter().map(|r| t.rows[*r].line).collect(),
-                outputs: Entries(
-                    t.output_keys
-                        .iter()
-                        .cloned()
-                        .zip(result.outputs.iter().cloned())
-                        .collect(),
-                ),
+                table: tn.table.clone(),
+                inputs,
+                rows: result.rows,
+                outputs: result.outputs,
             });
         }
         Ok(())

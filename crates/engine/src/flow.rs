@@ -96,7 +96,7 @@ pub struct SourceNode {
 pub struct ModelNode {
     pub model: Arc<Model>,
     pub feature_names: Vec<String>,
-    pub feature_keys: Vec<Arc<str>>,
+    pub feature_keys: Arc<Vec<Arc<str>>>,
     pub features: Vec<Program>,
 }
 

@@ -126,7 +126,20 @@ pub struct ModelTrace {
     pub probability: Option<f64>,
     pub reasons: Vec<Arc<str>>,
     /// Feature name → value fed to the model.
-    pub features: Entries<Value>,
+    pub features: Features,
+}
+
+/// Feature values with the model's (shared) feature names, serialized as an object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    pub names: Arc<Vec<Arc<str>>>,
+    pub values: Vec<Value>,
+}
+
+impl Serialize for Features {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Named(&self.names, &self.values).serialize(s)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -143,12 +156,65 @@ pub struct RuleHit {
     pub review: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// A table evaluation: serialized as `{table, inputs, lines, outputs}` with
+/// column names and file lines looked up from the table when written.
+#[derive(Clone)]
 pub struct TableTrace {
-    pub table: Arc<str>,
-    /// Column name → input value.
-    pub inputs: Entries<Value>,
+    pub table: Arc<crate::table::Table>,
+    /// Column inputs, in the table's input order.
+    pub inputs: Vec<Value>,
+    /// Indices of the rows that produced the result.
+    pub rows: Vec<usize>,
+    /// One value per output column.
+    pub outputs: Vec<Value>,
+}
+
+impl TableTrace {
     /// Lines of the table file that matched (1-based, header is line 1).
-    pub lines: Vec<usize>,
-    pub outputs: Entries<Value>,
+    pub fn lines(&self) -> Vec<usize> {
+        self.rows.iter().map(|r| self.table.rows[*r].line).collect()
+    }
+}
+
+impl std::fmt::Debug for TableTrace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableTrace")
+            .field("table", &self.table.name)
+            .field("lines", &self.lines())
+            .finish()
+    }
+}
+
+impl PartialEq for TableTrace {
+    fn eq(&self, o: &Self) -> bool {
+        Arc::ptr_eq(&self.table, &o.table)
+            && self.inputs == o.inputs
+            && self.rows == o.rows
+            && self.outputs == o.outputs
+    }
+}
+
+struct Named<'a>(&'a [Arc<str>], &'a [Value]);
+
+impl Serialize for Named<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.1.len()))?;
+        for (k, v) in self.0.iter().zip(self.1) {
+            m.serialize_entry(&**k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for TableTrace {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let t = &self.table;
+        let mut st = s.serialize_struct("TableTrace", 4)?;
+        st.serialize_field("table", &*t.key)?;
+        st.serialize_field("inputs", &Named(&t.input_keys, &self.inputs))?;
+        st.serialize_field("lines", &self.lines())?;
+        st.serialize_field("outputs", &Named(&t.output_keys, &self.outputs))?;
+        st.end()
+    }
 }

@@ -439,7 +439,7 @@ fn tables_load_from_xlsx() {
             .unwrap();
         (
             d.outputs["limit"].clone(),
-            d.trace.unwrap().tables[0].lines.clone(),
+            d.trace.unwrap().tables[0].lines(),
         )
     };
     assert_eq!(limit("B", "12000.00"), (json!("50000.00"), vec![2]));
