@@ -308,7 +308,7 @@ impl Parser {
                         self.bump();
                         let args = self.args(Tok::RParen)?;
                         let end = self.expect(Tok::RParen, "')'")?;
-                        e = self.call(Some(e), name, args, start_of(span, end))?;
+                        e = self.call(Some(e), name, args, span.to(end))?;
                     } else {
                         e = mk(
                             e.span.to(span),
@@ -498,10 +498,6 @@ fn children(e: &Expr) -> Vec<&Expr> {
             .chain(c.filter.iter())
             .collect(),
     }
-}
-
-fn start_of(a: Span, b: Span) -> Span {
-    a.to(b)
 }
 
 fn var_name(e: &Expr, what: &str) -> Result<String, CompileError> {
