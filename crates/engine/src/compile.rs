@@ -492,7 +492,7 @@ fn compile_flow(
                             name: name.to_string(),
                             kind: NodeKind::Source(SourceNode {
                                 source: si,
-                                source_name: source.clone(),
+                                source_name: Arc::from(source.as_str()),
                                 request,
                                 response,
                                 default,

@@ -484,7 +484,7 @@ impl Run<'_> {
                 request: call.request,
                 response,
                 error,
-                via: via.to_string(),
+                via,
                 attempts,
             });
             tr.variables.items.push((n as u32, value.clone()));

@@ -86,7 +86,7 @@ pub enum NodeKind {
 
 pub struct SourceNode {
     pub source: usize,
-    pub source_name: String,
+    pub source_name: Arc<str>,
     pub request: Vec<(String, Program)>,
     pub response: Option<Program>,
     pub default: Option<Json>,

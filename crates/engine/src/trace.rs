@@ -107,14 +107,14 @@ pub struct Trace {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SourceTrace {
     pub variable: Arc<str>,
-    pub source: String,
+    pub source: Arc<str>,
     pub request: Json,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// `"call"`, `"cache"`, `"supplied"` (answer given with the request) or `"default"` (failed, default used).
-    pub via: String,
+    pub via: &'static str,
     pub attempts: u32,
 }
 

@@ -230,7 +230,7 @@ fn data_sources_are_called_concurrently_over_http() {
             .find(|s| &*s.variable == "device")
             .unwrap()
             .clone();
-        assert_eq!((dev.via.as_str(), dev.attempts), ("default", 2));
+        assert_eq!((dev.via, dev.attempts), ("default", 2));
         assert!(dev.error.unwrap().contains("503"));
         assert!(
             d3.outputs["reasons"]
