@@ -724,18 +724,10 @@ fn compile_flow(
 
     // ---- finalize and outputs
     let finalize_idx = pending.len();
-    let source_nodes: Vec<usize> = pending
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| matches!(p.kind, NodeKind::Source(_)))
-        .map(|(i, _)| i)
-        .collect();
     pending.push(Pending {
         name: "decision".into(),
         kind: NodeKind::Finalize(FinalizeNode {
             rulesets: ruleset_nodes.clone(),
-            sources: source_nodes,
-            settable: settable.clone(),
         }),
         out_slots: builtin_slots.clone(),
         reads: vec![],
@@ -860,7 +852,6 @@ fn compile_flow(
         let mut kind = p.kind;
         if let NodeKind::Finalize(f) = &mut kind {
             f.rulesets = f.rulesets.iter().map(|i| new_index[*i]).collect();
-            f.sources = f.sources.iter().map(|i| new_index[*i]).collect();
         }
         let short = ["models.", "rules.", "tables."]
             .iter()
@@ -898,9 +889,8 @@ fn compile_flow(
         decisions,
         default_decision,
         slot_count: b.env.slot_count(),
-        slot_names: b.env.names().to_vec(),
         full_plan,
-        finalize: Some(new_index[finalize_idx]),
+        settable_outputs: settable.len(),
     };
     Ok((flow, b.warnings))
 }

@@ -263,10 +263,6 @@ impl Flow {
     fn start(&self, input: &Json, opts: DecideOptions) -> Result<Run<'_>, DecideError> {
         let mut slots = vec![Value::Null; self.slot_count];
         self.bind_input(input, &mut slots)?;
-        let n_settable = match self.finalize.map(|f| &self.nodes[f].kind) {
-            Some(NodeKind::Finalize(f)) => f.settable.len(),
-            _ => 0,
-        };
         Ok(Run {
             flow: self,
             slots,
@@ -280,7 +276,7 @@ impl Flow {
             }),
             last: Instant::now(),
             hits: vec![Vec::new(); self.nodes.len()],
-            overrides: vec![None; n_settable],
+            overrides: vec![None; self.settable_outputs],
             fallback_reasons: Vec::new(),
         })
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use riskflow_expr::{Program, Value};
+use riskflow_expr::Program;
 use serde_json::Value as Json;
 
 use crate::fieldtype::FieldType;
@@ -27,11 +27,10 @@ pub struct Flow {
     pub decisions: Vec<Arc<str>>,
     pub default_decision: usize,
     pub slot_count: usize,
-    /// Slot names, for messages.
-    pub slot_names: Vec<String>,
     /// The plan for all outputs.
     pub full_plan: Plan,
-    pub finalize: Option<usize>,
+    /// How many outputs rule actions may `set`.
+    pub settable_outputs: usize,
 }
 
 pub struct InputField {
@@ -127,9 +126,6 @@ pub struct TableNode {
 
 pub struct FinalizeNode {
     pub rulesets: Vec<usize>,
-    pub sources: Vec<usize>,
-    /// Outputs that rules may `set`, by name.
-    pub settable: Vec<String>,
 }
 
 /// What to evaluate for a request, in order.
@@ -212,13 +208,6 @@ impl Flow {
             outputs,
             ..build_plan(&self.nodes, &roots)
         })
-    }
-
-    pub fn slot_value<'a>(&self, slots: &'a [Value], name: &str) -> Option<&'a Value> {
-        self.slot_names
-            .iter()
-            .position(|n| n == name)
-            .and_then(|i| slots.get(i))
     }
 }
 
