@@ -236,7 +236,7 @@ fn decide(
             }
             Err(code) => return Ok(code),
         };
-        fetcher.supplied = a.into_iter().collect();
+        fetcher.supplied = riskflow_engine::Answers(a.into_iter().collect());
     }
     let wanted: Vec<&str> = outputs.iter().map(String::as_str).collect();
     let plan = match f.plan((!wanted.is_empty()).then_some(&wanted[..])) {

@@ -261,6 +261,7 @@ fn compile_flow(
         let ty = b.field_type(name, &l.ty);
         let slot = b.env.declare(&format!("input.{name}"), ty.cel_type());
         inputs.push(InputField {
+            key: riskflow_expr::Key::from(name.as_str()),
             name: name.clone(),
             ty,
             required: l.required,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use indexmap::IndexMap;
-use riskflow_expr::{Key, Program, Value, json};
+use riskflow_expr::{Program, Value, json};
 use serde_json::Value as Json;
 
 use crate::flow::*;
@@ -79,17 +79,27 @@ impl Fetcher for Answers {
 
 impl Answers {
     pub(crate) fn answer(&self, c: &SourceCall) -> SourceResult {
-        match self.0.get(&c.variable) {
-            // `{"$error": "…"}` records a failed call, so tests and replays can exercise fallbacks.
+        self.lookup(&c.variable)
+            .map(|(body, via, attempts)| (body.clone(), via, attempts))
+    }
+
+    /// The supplied answer for a call, borrowed. `{"$error": "…"}` records a
+    /// failed call, so tests and replays can exercise fallbacks.
+    fn lookup(&self, variable: &str) -> Result<(&Json, &'static str, u32), (String, u32)> {
+        match self.0.get(variable) {
             Some(Json::Object(o)) if o.len() == 1 && o.contains_key("$error") => {
                 Err((o["$error"].as_str().unwrap_or("error").to_string(), 1))
             }
-            Some(j) => Ok((j.clone(), "supplied", 0)),
+            Some(j) => Ok((j, "supplied", 0)),
             None => Err((
-                format!("no answer supplied for data-source variable {}", c.variable),
+                format!("no answer supplied for data-source variable {variable}"),
                 0,
             )),
         }
+    }
+
+    pub fn contains(&self, variable: &str) -> bool {
+        self.0.contains_key(variable)
     }
 }
 
@@ -204,6 +214,9 @@ impl Flow {
         };
         let mut errors = Vec::new();
         let mut present = 0;
+        let mut map = self
+            .input_map_needed
+            .then(|| riskflow_expr::value::map_with_capacity(self.inputs.len()));
         for f in &self.inputs {
             let field = obj.get(&f.name);
             present += usize::from(field.is_some());
@@ -223,6 +236,9 @@ impl Flow {
                                 field: f.name.clone(),
                                 message: msg,
                             });
+                        }
+                        if let Some(m) = &mut map {
+                            m.insert(f.key.clone(), v.clone());
                         }
                         slots[f.slot] = v;
                     }
@@ -245,16 +261,7 @@ impl Flow {
         if !errors.is_empty() {
             return Err(DecideError::InvalidInput(errors));
         }
-        if self.input_map_needed {
-            let mut m = riskflow_expr::value::map_with_capacity(self.inputs.len());
-            for f in &self.inputs {
-                if obj.get(&f.name).is_some_and(|j| !j.is_null()) {
-                    m.insert(
-                        Key::String(Arc::from(f.name.as_str())),
-                        slots[f.slot].clone(),
-                    );
-                }
-            }
+        if let Some(m) = map {
             slots[self.input_slot] = Value::map(m);
         }
         Ok(())
@@ -394,36 +401,16 @@ impl Run<'_> {
     /// A data source answered from supplied answers: converted in place, no
     /// request built or body cloned unless the trace wants them.
     fn supplied_source(&mut self, n: usize, answers: &Answers) -> Result<(), DecideError> {
-        let name = &self.flow.nodes[n].name;
-        match answers.0.get(name) {
-            Some(Json::Object(o)) if o.len() == 1 && o.contains_key("$error") => {}
-            Some(body) if self.trace.is_none() => {
-                let NodeKind::Source(s) = &self.flow.nodes[n].kind else {
-                    return Ok(());
-                };
-                let v = json::from_json(body);
-                let value = match &s.response {
-                    Some(p) => p.eval(&[v][..]).map_err(|e| DecideError::Source {
-                        variable: name.clone(),
-                        message: format!("response mapping failed: {e}"),
-                    })?,
-                    None => v,
-                };
-                self.slots[self.flow.nodes[n].out_slots[0]] = value;
-                return Ok(());
-            }
-            _ => {}
-        }
-        let call = self.call(n)?;
-        match answers.0.get(&call.variable) {
-            Some(body) if !matches!(body, Json::Object(o) if o.len() == 1 && o.contains_key("$error")) => {
-                self.finish_source_value(n, call, Ok((json::from_json(body), "supplied", 0)))
-            }
-            _ => {
-                let result = answers.answer(&call);
-                self.finish_source(n, call, result)
-            }
-        }
+        let result = answers
+            .lookup(&self.flow.nodes[n].name)
+            .map(|(body, via, attempts)| (json::from_json(body), via, attempts));
+        // The request is built only for the trace: nothing is sent.
+        let request = if self.trace.is_some() {
+            self.call(n)?.request
+        } else {
+            Json::Null
+        };
+        self.finish_source_value(n, request, result)
     }
 
     fn finish_source(
@@ -433,13 +420,13 @@ impl Run<'_> {
         result: SourceResult,
     ) -> Result<(), DecideError> {
         let converted = result.map(|(body, via, attempts)| (json::from_json(&body), via, attempts));
-        self.finish_source_value(n, call, converted)
+        self.finish_source_value(n, call.request, converted)
     }
 
     fn finish_source_value(
         &mut self,
         n: usize,
-        call: SourceCall,
+        request: Json,
         result: Result<(Value, &'static str, u32), (String, u32)>,
     ) -> Result<(), DecideError> {
         let node = &self.flow.nodes[n];
@@ -477,7 +464,7 @@ impl Run<'_> {
             tr.sources.push(SourceTrace {
                 variable: node.key.clone(),
                 source: s.source_name.clone(),
-                request: call.request,
+                request,
                 response,
                 error,
                 via,

@@ -35,6 +35,8 @@ pub struct Flow {
 
 pub struct InputField {
     pub name: String,
+    /// `name` as a map key of the `input` map.
+    pub key: riskflow_expr::Key,
     pub ty: FieldType,
     pub required: bool,
     pub slot: usize,

@@ -19,7 +19,7 @@ pub struct HttpFetcher {
     sources: Vec<DataSource>,
     cache: Mutex<HashMap<(usize, String), (Instant, Json)>>,
     /// Answers supplied with the request take precedence over calls.
-    pub supplied: HashMap<String, Json>,
+    pub supplied: crate::exec::Answers,
 }
 
 impl HttpFetcher {
@@ -28,13 +28,13 @@ impl HttpFetcher {
             client: reqwest::Client::new(),
             sources,
             cache: Mutex::new(HashMap::new()),
-            supplied: HashMap::new(),
+            supplied: crate::exec::Answers::default(),
         }
     }
 
     async fn call(&self, c: &SourceCall) -> SourceResult {
-        if self.supplied.contains_key(&c.variable) {
-            return crate::exec::Answers(self.supplied.clone()).answer(c);
+        if self.supplied.contains(&c.variable) {
+            return self.supplied.answer(c);
         }
         let Some(src) = self.sources.get(c.source) else {
             return Err(("unknown data source".into(), 0));
