@@ -1114,14 +1114,16 @@ fn build_table(
     let mut string_cols = Vec::new();
     let mut input_types = Vec::new();
     let mut input_cols = Vec::new();
+    // Position of a declared column in the sheet's header, or an error naming it.
+    let mut locate = |kind: &str, col: &str, found: &mut Vec<usize>| match col_of(col) {
+        Some(c) => found.push(c),
+        None => errors.push(terr(
+            1,
+            format!("table {tname}: {kind} column {col:?} is not in the sheet's header"),
+        )),
+    };
     for (col, src) in &tdef.inputs {
-        match col_of(col) {
-            Some(c) => input_cols.push(c),
-            None => errors.push(terr(
-                1,
-                format!("table {tname}: input column {col:?} is not in the sheet's header"),
-            )),
-        }
+        locate("input", col, &mut input_cols);
         if let Some(p) = b.cel(tname, src, &format!("table {tname}, input {col}")) {
             reads.extend(p.references());
             string_cols.push(*p.result_type() == Type::String);
@@ -1132,13 +1134,7 @@ fn build_table(
     let mut output_cols = Vec::new();
     let mut output_types = Vec::new();
     for (col, ty) in &tdef.outputs {
-        match col_of(col) {
-            Some(c) => output_cols.push(c),
-            None => errors.push(terr(
-                1,
-                format!("table {tname}: output column {col:?} is not in the sheet's header"),
-            )),
-        }
+        locate("output", col, &mut output_cols);
         output_types.push(FieldType::parse(ty).unwrap_or(FieldType::Any));
     }
     let prio_col = col_of("priority");

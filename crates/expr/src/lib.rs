@@ -143,38 +143,42 @@ impl Program {
     /// Evaluates against variable values indexed by the slots `Env::declare` returned.
     #[inline]
     pub fn eval<A: Activation + ?Sized>(&self, vars: &A) -> Result<Value, EvalError> {
-        if self.n_locals == 0 {
-            return self.root.eval(&mut eval::Frame {
-                vars,
-                locals: &mut [],
-            });
-        }
-        let mut locals: smallvec::SmallVec<[Value; 4]> =
-            smallvec::smallvec![Value::Null; self.n_locals];
-        self.root.eval(&mut eval::Frame {
-            vars,
-            locals: &mut locals,
-        })
+        self.with_frame(vars, |root, frame| root.eval(frame))
     }
-}
 
-impl Program {
     /// Evaluates an expression that must yield a bool (a rule condition):
     /// comparisons and logical operators run without building values.
     #[inline]
     pub fn eval_bool<A: Activation + ?Sized>(&self, vars: &A) -> Result<bool, EvalError> {
+        self.with_frame(vars, |root, frame| root.eval_bool(frame))
+    }
+
+    /// Runs `f` on a frame over `vars`; comprehension locals exist only for
+    /// expressions with macros, and a few of them live on the stack.
+    #[inline(always)]
+    fn with_frame<A: Activation + ?Sized, T>(
+        &self,
+        vars: &A,
+        f: impl FnOnce(&eval::Node, &mut eval::Frame<'_, A>) -> T,
+    ) -> T {
         if self.n_locals == 0 {
-            return self.root.eval_bool(&mut eval::Frame {
-                vars,
-                locals: &mut [],
-            });
+            return f(
+                &self.root,
+                &mut eval::Frame {
+                    vars,
+                    locals: &mut [],
+                },
+            );
         }
         let mut locals: smallvec::SmallVec<[Value; 4]> =
             smallvec::smallvec![Value::Null; self.n_locals];
-        self.root.eval_bool(&mut eval::Frame {
-            vars,
-            locals: &mut locals,
-        })
+        f(
+            &self.root,
+            &mut eval::Frame {
+                vars,
+                locals: &mut locals,
+            },
+        )
     }
 }
 

@@ -1,7 +1,7 @@
 //! LightGBM text models (`Booster.save_model("m.txt")`): numerical splits
 //! with LightGBM's missing-value rules (none / zero / NaN, default direction).
 
-use super::{ModelError, Prediction, sigmoid};
+use super::{ModelError, Prediction};
 
 struct Tree {
     split_feature: Vec<usize>,
@@ -218,23 +218,10 @@ impl LightGbm {
     }
 
     pub fn predict(&self, x: &[f64]) -> Prediction {
-        let raw = self.raw(x);
-        match self.objective {
-            Objective::Binary { sigmoid: s } => {
-                let p = sigmoid(s * raw);
-                Prediction {
-                    score: p,
-                    probability: Some(p),
-                    reasons: vec![],
-                    contributions: vec![],
-                }
-            }
-            Objective::Regression => Prediction {
-                score: raw,
-                probability: None,
-                reasons: vec![],
-                contributions: vec![],
-            },
-        }
+        let binary = match self.objective {
+            Objective::Binary { sigmoid } => Some(sigmoid),
+            Objective::Regression => None,
+        };
+        Prediction::ensemble(self.raw(x), binary)
     }
 }

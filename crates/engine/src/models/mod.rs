@@ -81,6 +81,19 @@ fn numeric(features: &[Value], names: &[String]) -> Result<Vec<f64>, ModelError>
         .collect()
 }
 
+impl Prediction {
+    /// A tree ensemble's output: the probability for a binary classifier, the raw value for a regressor.
+    fn ensemble(raw: f64, binary: Option<f64>) -> Prediction {
+        let probability = binary.map(|scale| sigmoid(scale * raw));
+        Prediction {
+            score: probability.unwrap_or(raw),
+            probability,
+            reasons: vec![],
+            contributions: vec![],
+        }
+    }
+}
+
 pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value as Json;
 
-use super::{ModelError, Prediction, sigmoid};
+use super::{ModelError, Prediction};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Objective {
@@ -187,23 +187,7 @@ impl XgBoost {
     }
 
     pub fn predict(&self, x: &[f64]) -> Prediction {
-        let m = self.margin(x);
-        match self.objective {
-            Objective::Logistic => {
-                let p = sigmoid(m);
-                Prediction {
-                    score: p,
-                    probability: Some(p),
-                    reasons: vec![],
-                    contributions: vec![],
-                }
-            }
-            Objective::Regression => Prediction {
-                score: m,
-                probability: None,
-                reasons: vec![],
-                contributions: vec![],
-            },
-        }
+        let binary = (self.objective == Objective::Logistic).then_some(1.0);
+        Prediction::ensemble(self.margin(x), binary)
     }
 }
