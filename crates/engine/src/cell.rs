@@ -155,35 +155,33 @@ pub fn parse_cell(raw: &str, string_column: bool) -> Result<Test, String> {
     }
 }
 
-fn in_quotes_only(s: &str) -> bool {
-    // True when every '?' is inside a quoted string.
+/// The characters of `s` with their byte offsets, marking those outside
+/// quoted strings (`"…"` or `'…'`) — where `?` and `,` mean something.
+fn unquoted(s: &str) -> impl Iterator<Item = (usize, char, bool)> + '_ {
     let mut quote: Option<char> = None;
-    for c in s.chars() {
-        match (quote, c) {
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, '?') => return false,
+    s.char_indices().map(move |(i, c)| {
+        let outside = quote.is_none();
+        match quote {
+            None if c == '"' || c == '\'' => quote = Some(c),
+            Some(q) if c == q => quote = None,
             _ => {}
         }
-    }
-    true
+        (i, c, outside && c != '"' && c != '\'')
+    })
+}
+
+/// True when every `?` is inside a quoted string.
+fn in_quotes_only(s: &str) -> bool {
+    !unquoted(s).any(|(_, c, outside)| outside && c == '?')
 }
 
 fn rewrite_question(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 16);
-    let mut quote: Option<char> = None;
-    for c in s.chars() {
-        match (quote, c) {
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                out.push(c)
-            }
-            (Some(q), c) if c == q => {
-                quote = None;
-                out.push(c)
-            }
-            (None, '?') => out.push_str(COLUMN_VAR),
-            _ => out.push(c),
+    for (_, c, outside) in unquoted(s) {
+        if outside && c == '?' {
+            out.push_str(COLUMN_VAR);
+        } else {
+            out.push(c);
         }
     }
     out
@@ -225,18 +223,10 @@ fn literal_list(s: &str, string_column: bool) -> Result<Vec<Value>, String> {
 
 fn split_top_level(s: &str) -> Vec<&str> {
     let mut parts = Vec::new();
-    let mut quote: Option<char> = None;
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        match (quote, c) {
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, ',') => {
-                parts.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
+    for (i, _, _) in unquoted(s).filter(|(_, c, outside)| *outside && *c == ',') {
+        parts.push(&s[start..i]);
+        start = i + 1;
     }
     parts.push(&s[start..]);
     parts
@@ -296,6 +286,16 @@ mod tests {
         );
         assert!(parse_cell("gold", false).is_err());
         assert!(parse_cell("[1..", false).is_err());
+    }
+
+    #[test]
+    fn quotes_protect_commas_and_question_marks() {
+        assert_eq!(
+            t("\"a,b\",'c'"),
+            Test::OneOf(vec![Value::from("a,b"), Value::from("c")])
+        );
+        assert_eq!(t("\"what?\""), Test::Eq(Value::from("what?")));
+        assert_eq!(t("? == 'x?'"), Test::Expr(format!("{COLUMN_VAR} == 'x?'")));
     }
 
     #[test]
