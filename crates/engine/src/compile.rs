@@ -412,12 +412,40 @@ fn compile_flow(
     };
     let mut pending: Vec<Pending> = Vec::new();
     for name in order {
-        let def = &ff.variables[name];
         let slot = var_slot[name];
-        match def {
+        // `name: "expr"` is the long form with only `expr`.
+        let short;
+        let l: &VariableLong = match &ff.variables[name] {
             VariableDef::Expr(src) => {
+                short = VariableLong {
+                    expr: Some(src.clone()),
+                    ..VariableLong::default()
+                };
+                &short
+            }
+            VariableDef::Long(l) => l,
+        };
+        let declared = l.ty.as_ref().map(|t| b.field_type(name, t));
+        match (&l.expr, &l.source) {
+            (Some(src), None) => {
                 if let Some(p) = b.cel(name, src, &format!("variable {name}")) {
-                    b.env.declare(name, p.result_type().clone());
+                    let ty = match &declared {
+                        Some(d) if !d.accepts(p.result_type()) => {
+                            b.err(
+                                name,
+                                src,
+                                format!(
+                                    "variable {name} is declared {} but its expression has type {}",
+                                    l.ty.as_deref().unwrap_or(""),
+                                    p.result_type()
+                                ),
+                            );
+                            d.cel_type()
+                        }
+                        Some(d) => d.cel_type(),
+                        None => p.result_type().clone(),
+                    };
+                    b.env.declare(name, ty);
                     pending.push(Pending {
                         name: name.to_string(),
                         reads: p.references(),
@@ -428,50 +456,25 @@ fn compile_flow(
                     });
                 }
             }
-            VariableDef::Long(l) => {
-                let declared = l.ty.as_ref().map(|t| b.field_type(name, t));
-                match (&l.expr, &l.source) {
-                    (Some(src), None) => {
-                        if let Some(p) = b.cel(name, src, &format!("variable {name}")) {
-                            let ty = match &declared {
-                                Some(d) if !d.accepts(p.result_type()) => {
-                                    b.err(name, src, format!("variable {name} is declared {} but its expression has type {}", l.ty.as_deref().unwrap_or(""), p.result_type()));
-                                    d.cel_type()
-                                }
-                                Some(d) => d.cel_type(),
-                                None => p.result_type().clone(),
-                            };
-                            b.env.declare(name, ty);
-                            pending.push(Pending {
-                                name: name.to_string(),
-                                reads: p.references(),
-                                kind: NodeKind::Expr(p),
-                                out_slots: vec![slot],
-                                extra_deps: vec![],
-                                traced: true,
-                            });
-                        }
+            (None, Some(source)) => {
+                let Some(si) = sources.iter().position(|s| &s.name == source) else {
+                    let known: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+                    b.err(name, source, format!("variable {name}: unknown data source {source:?} (riskflow.yaml defines: {})", known.join(", ")));
+                    continue;
+                };
+                let mut request = Vec::new();
+                let mut reads = Vec::new();
+                for (field, src) in &l.request {
+                    if let Some(p) = b.cel(
+                        name,
+                        src,
+                        &format!("variable {name}, request field {field}"),
+                    ) {
+                        reads.extend(p.references());
+                        request.push((field.clone(), p));
                     }
-                    (None, Some(source)) => {
-                        let Some(si) = sources.iter().position(|s| &s.name == source) else {
-                            let known: Vec<&str> =
-                                sources.iter().map(|s| s.name.as_str()).collect();
-                            b.err(name, source, format!("variable {name}: unknown data source {source:?} (riskflow.yaml defines: {})", known.join(", ")));
-                            continue;
-                        };
-                        let mut request = Vec::new();
-                        let mut reads = Vec::new();
-                        for (field, src) in &l.request {
-                            if let Some(p) = b.cel(
-                                name,
-                                src,
-                                &format!("variable {name}, request field {field}"),
-                            ) {
-                                reads.extend(p.references());
-                                request.push((field.clone(), p));
-                            }
-                        }
-                        let response = l.response.as_ref().and_then(|src| {
+                }
+                let response = l.response.as_ref().and_then(|src| {
                             let mut renv = Env::new();
                             renv.declare("response", Type::Dyn);
                             match Program::compile(src, &renv) {
@@ -482,41 +485,39 @@ fn compile_flow(
                                 }
                             }
                         });
-                        if let Some(d) = &declared {
-                            b.env.declare(name, d.cel_type());
-                        }
-                        let (default, reason) = match &l.on_error {
-                            Some(oe) => (oe.default.clone(), oe.reason.as_deref().map(Arc::from)),
-                            None => (None, None),
-                        };
-                        pending.push(Pending {
-                            name: name.to_string(),
-                            kind: NodeKind::Source(SourceNode {
-                                source: si,
-                                source_name: Arc::from(source.as_str()),
-                                request,
-                                response,
-                                default,
-                                reason,
-                            }),
-                            out_slots: vec![slot],
-                            reads,
-                            extra_deps: vec![],
-                            traced: true,
-                        });
-                    }
-                    (Some(_), Some(_)) => b.err(
-                        name,
-                        name,
-                        format!("variable {name} has both `expr` and `source`; pick one"),
-                    ),
-                    (None, None) => b.err(
-                        name,
-                        name,
-                        format!("variable {name} needs `expr` or `source`"),
-                    ),
+                if let Some(d) = &declared {
+                    b.env.declare(name, d.cel_type());
                 }
+                let (default, reason) = match &l.on_error {
+                    Some(oe) => (oe.default.clone(), oe.reason.as_deref().map(Arc::from)),
+                    None => (None, None),
+                };
+                pending.push(Pending {
+                    name: name.to_string(),
+                    kind: NodeKind::Source(SourceNode {
+                        source: si,
+                        source_name: Arc::from(source.as_str()),
+                        request,
+                        response,
+                        default,
+                        reason,
+                    }),
+                    out_slots: vec![slot],
+                    reads,
+                    extra_deps: vec![],
+                    traced: true,
+                });
             }
+            (Some(_), Some(_)) => b.err(
+                name,
+                name,
+                format!("variable {name} has both `expr` and `source`; pick one"),
+            ),
+            (None, None) => b.err(
+                name,
+                name,
+                format!("variable {name} needs `expr` or `source`"),
+            ),
         }
     }
 

@@ -144,7 +144,7 @@ pub enum VariableDef {
     Long(Box<VariableLong>),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariableLong {
     #[serde(default)]
