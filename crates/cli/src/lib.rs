@@ -1,4 +1,5 @@
-//! The `riskflow` command-line tool: `check`, `decide`, `test`, `eval`, `stub`.
+//! The `riskflow` command-line tool: `check`, `decide`, `test`, `eval`,
+//! `serve`, `stub`.
 //! Each command is a thin layer over the engine; errors become exit codes:
 //! 0 success, 1 a failed evaluation or failing tests, 2 bad input (project,
 //! expression or request).
@@ -13,6 +14,8 @@ use clap::{Parser, Subcommand};
 use riskflow_engine::testing::{CaseOutcome, load_tests, run_tests};
 use riskflow_engine::{DecideError, DecideOptions, Diagnostic, Project, http::HttpFetcher};
 use riskflow_expr::{Env, Program, Type, Value, json};
+
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +61,8 @@ enum Command {
         #[arg(long)]
         vars: Option<String>,
     },
+    /// Serve decisions over HTTP: sync decisions, queued applications, the decision log, events.
+    Serve(serve::ServeArgs),
     /// Serve the stand-in data sources (credit bureau, device risk) used by the example project.
     Stub {
         #[arg(long, default_value = "127.0.0.1:18090")]
@@ -105,6 +110,7 @@ fn run(cli: Cli) -> Result<i32> {
         ),
         Command::Test { dir } => Ok(test(&dir)),
         Command::Eval { expr, vars } => Ok(eval(&expr, vars.as_deref())),
+        Command::Serve(args) => serve::serve(args),
         Command::Stub { listen } => {
             let rt = runtime()?;
             rt.block_on(async {

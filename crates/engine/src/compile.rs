@@ -271,6 +271,11 @@ fn compile_flow(
             max: l.max,
         });
     }
+    if let Some(k) = &ff.key
+        && !ff.inputs.contains_key(k)
+    {
+        b.err("key", k, format!("key {k:?} is not an input of this flow"));
+    }
     let builtin_types = [
         Type::String,
         Type::list(Type::String),
@@ -882,6 +887,7 @@ fn compile_flow(
         name: ff.name,
         description: ff.description,
         mode: ff.mode,
+        key: ff.key,
         inputs,
         input_slot,
         input_map_needed,

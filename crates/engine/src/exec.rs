@@ -204,6 +204,13 @@ impl Flow {
         Ok(run.finish(started, plan))
     }
 
+    /// Checks the input against the declared types without deciding (a
+    /// queue accepts only what a worker will be able to decide).
+    pub fn check_input(&self, input: &Json) -> Result<(), DecideError> {
+        let mut slots = vec![Value::Null; self.slot_count];
+        self.bind_input(input, &mut slots)
+    }
+
     /// Checks and converts the input; every problem is listed.
     pub fn bind_input(&self, input: &Json, slots: &mut [Value]) -> Result<(), DecideError> {
         let Json::Object(obj) = input else {

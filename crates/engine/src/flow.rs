@@ -15,6 +15,8 @@ pub struct Flow {
     pub name: String,
     pub description: Option<String>,
     pub mode: FlowMode,
+    /// The input naming the subject (customer, account), for the decision log.
+    pub key: Option<String>,
     pub inputs: Vec<InputField>,
     /// Slot of `input` (the whole input as a map), filled only when some expression reads it.
     pub input_slot: usize,

@@ -56,6 +56,10 @@ pub struct FlowFile {
     pub description: Option<String>,
     #[serde(default)]
     pub mode: FlowMode,
+    /// The input that identifies the subject (customer, account): the
+    /// decision log is searchable by it.
+    #[serde(default)]
+    pub key: Option<String>,
     pub inputs: IndexMap<String, FieldDef>,
     #[serde(default)]
     pub variables: IndexMap<String, VariableDef>,
@@ -82,7 +86,7 @@ fn default_decision() -> String {
     "approve".into()
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum FlowMode {
     #[default]
