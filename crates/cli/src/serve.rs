@@ -109,7 +109,8 @@ async fn run(a: ServeArgs) -> Result<i32> {
         let addr = riskflow_stub::spawn(([127, 0, 0, 1], 0).into())
             .await
             .context("starting the data-source stub")?;
-        config.project_vars = HashMap::from([("RISKFLOW_SOURCES".to_string(), format!("http://{addr}"))]);
+        config.project_vars =
+            HashMap::from([("RISKFLOW_SOURCES".to_string(), format!("http://{addr}"))]);
     }
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
@@ -121,15 +122,30 @@ async fn run(a: ServeArgs) -> Result<i32> {
         println!("listening on {base}");
     } else {
         let st = server.state();
-        println!("riskflow serving {} (release {}) on {base}", a.dir.display(), st.release);
+        println!(
+            "riskflow serving {} (release {}) on {base}",
+            a.dir.display(),
+            st.release
+        );
         println!("  database  {}", redact(&a.database));
-        println!("  flows     {}", st.project.flows.keys().cloned().collect::<Vec<_>>().join(", "));
+        println!(
+            "  flows     {}",
+            st.project
+                .flows
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         println!("  API       {base}/v1/flows");
         println!("  OpenAPI   {base}/openapi.json   docs: {base}/docs");
         println!("  metrics   {base}/metrics");
         if let Some(f) = st.project.flows.keys().next() {
             let req = a.dir.join("requests").join(format!("{f}.json"));
-            println!("  try       curl -s -X POST {base}/v1/flows/{f}/decisions -H 'content-type: application/json' -d @{}", req.display());
+            println!(
+                "  try       curl -s -X POST {base}/v1/flows/{f}/decisions -H 'content-type: application/json' -d @{}",
+                req.display()
+            );
         }
         println!("Ctrl-C or SIGTERM stops gracefully.");
     }

@@ -26,7 +26,10 @@ type ApiResult<T = Response> = Result<T, ApiError>;
 pub fn router(state: AppState) -> Router {
     let limit = state.config.body_limit;
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi))
@@ -43,11 +46,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/dead-letters/{id}/redrive", post(redrive))
         .fallback(|| async { ApiError::new(Code::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(Code::MethodNotAllowed, "this route does not take that method")
+            ApiError::new(
+                Code::MethodNotAllowed,
+                "this route does not take that method",
+            )
         })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            ApiError::new(Code::Internal, "internal error (a bug; it has been logged)").into_response()
+            ApiError::new(Code::Internal, "internal error (a bug; it has been logged)")
+                .into_response()
         }))
         .layer(axum::Extension(BodyLimit(limit)))
         .with_state(state)
@@ -71,7 +78,11 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .filter(|f| state.project.flows.contains_key(*f))
         .map(String::from);
     let resp = if req.method() == Method::POST && !state.accepting.load(Ordering::SeqCst) {
-        ApiError::new(Code::ShuttingDown, "this node is shutting down; retry on another").into_response()
+        ApiError::new(
+            Code::ShuttingDown,
+            "this node is shutting down; retry on another",
+        )
+        .into_response()
     } else {
         next.run(req).await
     };
@@ -153,14 +164,20 @@ async fn decide(
     let started = Instant::now();
     let created_ms = now_ms();
     let result = f
-        .decide_async(&input, &s.fetcher, DecideOptions { trace: log || params.trace })
+        .decide_async(
+            &input,
+            &s.fetcher,
+            DecideOptions {
+                trace: log || params.trace,
+            },
+        )
         .await;
     let duration_us = started.elapsed().as_micros() as i64;
     let id = new_id("dec_");
     let decision = match result {
         Ok(d) => d,
         Err(e) => {
-            let e = ApiError::from(e);
+            let mut e = ApiError::from(e);
             if log && e.code != Code::InvalidInput {
                 // A flow that failed on a valid input is a decision too: logged as failed.
                 s.writer
@@ -179,8 +196,9 @@ async fn decide(
                         duration_us,
                     }))
                     .await?;
+                e = e.with_id(&id);
             }
-            return Err(e.with_id(&id));
+            return Err(e);
         }
     };
     let outputs = json!(decision.outputs);
@@ -192,7 +210,10 @@ async fn decide(
                 flow: name.clone(),
                 release: s.release.clone(),
                 status: Status::Completed,
-                outcome: outputs.get("decision").and_then(Json::as_str).map(String::from),
+                outcome: outputs
+                    .get("decision")
+                    .and_then(Json::as_str)
+                    .map(String::from),
                 key: key_of(f, &input),
                 request: input.to_string(),
                 outputs: Some(outputs.to_string()),
@@ -264,7 +285,10 @@ async fn apply(
         }))
         .await?;
     let Done::Accepted { id, existing } = done else {
-        return Err(ApiError::new(Code::Internal, "the writer answered out of turn"));
+        return Err(ApiError::new(
+            Code::Internal,
+            "the writer answered out of turn",
+        ));
     };
     if !existing {
         s.wake.notify_one();
@@ -317,7 +341,9 @@ fn time_param(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
         .map_err(|e| {
             ApiError::new(
                 Code::BadRequest,
-                format!("{name}: expected RFC 3339 (2026-11-24T08:00:00Z) or Unix milliseconds: {e}"),
+                format!(
+                    "{name}: expected RFC 3339 (2026-11-24T08:00:00Z) or Unix milliseconds: {e}"
+                ),
             )
         })
 }
@@ -429,7 +455,9 @@ async fn redrive(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult
     s.wake.notify_one();
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({"id": id, "status": "pending", "location": format!("/v1/decisions/{id}")})),
+        axum::Json(
+            json!({"id": id, "status": "pending", "location": format!("/v1/decisions/{id}")}),
+        ),
     )
         .into_response())
 }

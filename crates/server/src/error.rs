@@ -154,7 +154,10 @@ impl From<DecideError> for ApiError {
         match e {
             DecideError::InvalidInput(fields) => ApiError::new(
                 Code::InvalidInput,
-                format!("the input violates the flow's declared types in {} field(s)", fields.len()),
+                format!(
+                    "the input violates the flow's declared types in {} field(s)",
+                    fields.len()
+                ),
             )
             .with_details(json!({ "fields": fields })),
             DecideError::Eval { node, message } => {

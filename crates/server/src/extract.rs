@@ -30,7 +30,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if !(mime == "application/json" || mime.ends_with("+json")) {
             return Err(ApiError::new(
                 Code::UnsupportedMediaType,
@@ -70,9 +75,16 @@ async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Api
 }
 
 pub fn json_error(e: &serde_json::Error) -> ApiError {
+    let full = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    let what = full.strip_suffix(&at).unwrap_or(&full);
     ApiError::new(
         Code::MalformedJson,
-        format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()),
+        format!(
+            "malformed JSON at line {} column {}: {what}",
+            e.line(),
+            e.column()
+        ),
     )
     .with_details(json!({ "line": e.line(), "column": e.column() }))
 }
@@ -87,7 +99,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         axum::extract::Query::<T>::from_request_parts(parts, s)
             .await
             .map(|q| Query(q.0))
-            .map_err(|e| ApiError::new(Code::BadRequest, format!("query string: {}", e.body_text())))
+            .map_err(|e| {
+                ApiError::new(Code::BadRequest, format!("query string: {}", e.body_text()))
+            })
     }
 }
 

@@ -221,6 +221,11 @@ impl Server {
     }
 }
 
+/// The HTTP API over `state` (tests call it without a socket).
+pub fn router(state: AppState) -> axum::Router {
+    api::router(state)
+}
+
 /// A short hash of every file under the project directory: the release that
 /// made a decision, so a logged decision can be replayed on the same rules.
 fn release_of(dir: &std::path::Path) -> String {

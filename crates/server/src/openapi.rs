@@ -164,11 +164,14 @@ pub fn spec(project: &Project, release: &str) -> Json {
             "responses": ok(200, "subscriptions", json!({"type": "object", "required": ["items"]})),
         },
     }));
-    paths.insert("/v1/webhooks/{id}".into(), json!({"delete": {
-        "operationId": "delete_webhook", "summary": "Unsubscribe", "tags": ["events"],
-        "parameters": [path_param("id")],
-        "responses": with_errors(json!({"204": {"description": "deleted"}}), &[400, 404]),
-    }}));
+    paths.insert(
+        "/v1/webhooks/{id}".into(),
+        json!({"delete": {
+            "operationId": "delete_webhook", "summary": "Unsubscribe", "tags": ["events"],
+            "parameters": [path_param("id")],
+            "responses": with_errors(json!({"204": {"description": "deleted"}}), &[400, 404]),
+        }}),
+    );
     paths.insert("/v1/dead-letters".into(), json!({"get": {
         "operationId": "list_dead_letters", "summary": "Applications whose retries ran out", "tags": ["applications"],
         "parameters": [query_param("limit", json!({"type": "integer", "minimum": 0, "maximum": 4294967295u64}), "at most (1–1000)")],
@@ -181,10 +184,17 @@ pub fn spec(project: &Project, release: &str) -> Json {
     }}));
     for (p, id, summary) in [
         ("/healthz", "healthz", "Alive"),
-        ("/readyz", "readyz", "Ready: database reachable, not shutting down"),
+        (
+            "/readyz",
+            "readyz",
+            "Ready: database reachable, not shutting down",
+        ),
     ] {
-        paths.insert(p.into(), json!({"get": {"operationId": id, "summary": summary, "tags": ["operations"],
-            "responses": with_errors(ok(200, "ok", json!({"type": "object"})), &[503])}}));
+        paths.insert(
+            p.into(),
+            json!({"get": {"operationId": id, "summary": summary, "tags": ["operations"],
+            "responses": with_errors(ok(200, "ok", json!({"type": "object"})), &[503])}}),
+        );
     }
     paths.insert("/metrics".into(), json!({"get": {"operationId": "metrics", "summary": "Prometheus metrics", "tags": ["operations"],
         "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}}));

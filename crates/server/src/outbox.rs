@@ -93,11 +93,16 @@ async fn run(state: AppState, amqp: Option<Amqp>, mut stop: watch::Receiver<bool
             let (state, client, owner, amqp) = (&state, &client, &owner, &amqp);
             async move {
                 let result = deliver(client, amqp.as_ref(), &d).await;
-                let kind = if d.target == AMQP_TARGET { "amqp" } else { "webhook" };
+                let kind = if d.target == AMQP_TARGET {
+                    "amqp"
+                } else {
+                    "webhook"
+                };
                 let outcome = match &result {
                     Ok(()) => state.store.delivered(owner, &d.id).await,
                     Err(e) => {
-                        let retry = (d.attempts < state.config.max_deliveries && d.webhook.is_some()
+                        let retry = (d.attempts < state.config.max_deliveries
+                            && d.webhook.is_some()
                             || d.target == AMQP_TARGET)
                             .then(|| delivery_backoff(d.attempts));
                         state.store.delivery_failed(owner, &d.id, e, retry).await
@@ -121,7 +126,11 @@ fn delivery_backoff(attempts: u32) -> Duration {
     Duration::from_secs(secs).mul_f64(0.5 + fastrand::f64())
 }
 
-async fn deliver(client: &reqwest::Client, amqp: Option<&Amqp>, d: &Delivery) -> Result<(), String> {
+async fn deliver(
+    client: &reqwest::Client,
+    amqp: Option<&Amqp>,
+    d: &Delivery,
+) -> Result<(), String> {
     if d.target == AMQP_TARGET {
         return match amqp {
             Some(a) => a.publish(d).await,
@@ -138,7 +147,10 @@ async fn deliver(client: &reqwest::Client, amqp: Option<&Amqp>, d: &Delivery) ->
         .header("riskflow-event-id", &d.event_id)
         .header("riskflow-event-type", &d.kind)
         .header("riskflow-timestamp", ts.to_string())
-        .header("riskflow-signature", sign(&hook.secret, ts, d.payload.as_bytes()))
+        .header(
+            "riskflow-signature",
+            sign(&hook.secret, ts, d.payload.as_bytes()),
+        )
         .body(d.payload.clone())
         .send()
         .await
@@ -241,12 +253,18 @@ mod tests {
             sign("whsec", 1_700_000_000, b"{}"),
             "v1=7d44587dddbaf4c7f70fef20f48cd594834ffea1641e3ac227b84408298738af"
         );
-        assert_ne!(sign("whsec", 1_700_000_001, b"{}"), sign("whsec", 1_700_000_000, b"{}"));
+        assert_ne!(
+            sign("whsec", 1_700_000_001, b"{}"),
+            sign("whsec", 1_700_000_000, b"{}")
+        );
     }
 
     #[test]
     fn credentials_are_redacted() {
-        assert_eq!(redact("amqp://guest:pw@host:5672/%2f"), "amqp://***@host:5672/%2f");
+        assert_eq!(
+            redact("amqp://guest:pw@host:5672/%2f"),
+            "amqp://***@host:5672/%2f"
+        );
         assert_eq!(redact("amqp://host"), "amqp://host");
     }
 }

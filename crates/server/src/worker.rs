@@ -155,7 +155,8 @@ fn start_job(pool: &Arc<Pool>, job: Job) {
         let t = Instant::now();
         let (id, flow) = (job.id.clone(), job.flow.clone());
         process(&pool.state, job).await;
-        counter!("riskflow_worker_busy_microseconds_total").increment(t.elapsed().as_micros() as u64);
+        counter!("riskflow_worker_busy_microseconds_total")
+            .increment(t.elapsed().as_micros() as u64);
         if let Ok(mut m) = pool.per_flow.lock()
             && let Some(n) = m.get_mut(&flow)
         {
@@ -286,8 +287,12 @@ async fn process(state: &AppState, job: Job) {
                 .record(duration_us as f64 / 1e6);
             state.events.notify_one();
         }
-        Ok(_) => tracing::warn!(job = %job.id, "lease lost before the result was committed; another node decides it"),
-        Err(e) => tracing::warn!(job = %job.id, error = %e, "committing a result; the lease will expire and the job run again"),
+        Ok(_) => {
+            tracing::warn!(job = %job.id, "lease lost before the result was committed; another node decides it")
+        }
+        Err(e) => {
+            tracing::warn!(job = %job.id, error = %e, "committing a result; the lease will expire and the job run again")
+        }
     }
 }
 
@@ -301,7 +306,10 @@ mod tests {
         for attempt in 1..=10 {
             let d = backoff(base, attempt);
             let nominal = (base * (1 << (attempt - 1))).min(Duration::from_secs(60));
-            assert!(d >= nominal.mul_f64(0.5) && d < nominal.mul_f64(1.5), "{attempt}: {d:?}");
+            assert!(
+                d >= nominal.mul_f64(0.5) && d < nominal.mul_f64(1.5),
+                "{attempt}: {d:?}"
+            );
         }
         assert!(backoff(base, 40) < Duration::from_secs(90));
     }
