@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// Lease on a claimed job, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     lease_ms: u64,
+    /// On shutdown, how long to wait for jobs in flight before giving their leases back.
+    #[arg(long, default_value_t = 20_000)]
+    shutdown_grace_ms: u64,
     /// Do not log synchronous decisions (only to measure what logging costs).
     #[arg(long)]
     no_log: bool,
@@ -93,6 +96,7 @@ async fn run(a: ServeArgs) -> Result<i32> {
     config.retry_base = Duration::from_millis(a.retry_base_ms);
     config.lease = Duration::from_millis(a.lease_ms.max(100));
     config.log_decisions = !a.no_log;
+    config.shutdown_grace = Duration::from_millis(a.shutdown_grace_ms);
     config.workers = !a.no_workers;
     config.body_limit = a.body_limit;
     if let Some(n) = a.node {
@@ -140,7 +144,13 @@ async fn run(a: ServeArgs) -> Result<i32> {
         println!("  API       {base}/v1/flows");
         println!("  OpenAPI   {base}/openapi.json   docs: {base}/docs");
         println!("  metrics   {base}/metrics");
-        if let Some(f) = st.project.flows.keys().next() {
+        let sync_first = st
+            .project
+            .flows
+            .values()
+            .find(|f| f.mode == riskflow_engine::project::FlowMode::Sync)
+            .or_else(|| st.project.flows.values().next());
+        if let Some(f) = sync_first.map(|f| &f.name) {
             let req = a.dir.join("requests").join(format!("{f}.json"));
             println!(
                 "  try       curl -s -X POST {base}/v1/flows/{f}/decisions -H 'content-type: application/json' -d @{}",

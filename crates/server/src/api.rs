@@ -194,6 +194,7 @@ async fn decide(
                         error: Some(e.message.clone()),
                         created_ms,
                         duration_us,
+                        node: s.config.node.clone(),
                     }))
                     .await?;
                 e = e.with_id(&id);
@@ -221,6 +222,7 @@ async fn decide(
                 error: None,
                 created_ms,
                 duration_us,
+                node: s.config.node.clone(),
             }))
             .await?;
     }

@@ -227,7 +227,8 @@ pub fn spec(project: &Project, release: &str) -> Json {
                 "outcome": {"type": ["string", "null"]}, "key": {"type": ["string", "null"]},
                 "request": {}, "outputs": {}, "trace": {}, "error": {"type": ["string", "null"]},
                 "attempts": {"type": "integer"}, "created_ms": {"type": "integer"},
-                "decided_ms": {"type": ["integer", "null"]}, "duration_us": {"type": ["integer", "null"]}}},
+                "decided_ms": {"type": ["integer", "null"]}, "duration_us": {"type": ["integer", "null"]},
+                "decided_by": {"type": ["string", "null"]}}},
         }},
     })
 }

@@ -292,7 +292,7 @@ async fn sync_decisions_are_logged_with_every_value() {
 async fn applications_are_decided_once_and_events_are_signed() {
     for (url, dir) in databases("apps").await {
         let srv = start(&url, dir, |_| {}).await;
-        let (rx, addr) = Receiver::spawn().await;
+        let (rx, addr) = Receiver::spawn().await.unwrap();
         let (s, _, hook) = srv
             .post(
                 "/v1/webhooks",
@@ -352,7 +352,7 @@ async fn applications_are_decided_once_and_events_are_signed() {
                     .is_some_and(|s| !s.is_empty())
             );
         }
-        rx.wait_for("an event per application", |ev| {
+        wait_for(&rx, "an event per application", |ev| {
             ev.iter()
                 .map(|e| {
                     e.json()["data"]["decision_id"]
@@ -418,9 +418,9 @@ async fn applications_are_decided_once_and_events_are_signed() {
 async fn failing_sources_retry_then_dead_letter_and_can_be_redriven() {
     for (url, dir) in databases("dead").await {
         let srv = start(&url, dir, |c| c.max_attempts = 3).await;
-        let (rx, addr) = Receiver::spawn().await;
+        let (rx, addr) = Receiver::spawn().await.unwrap();
         // The receiver fails twice first: deliveries are retried.
-        *rx.fail_first.lock().unwrap() = 2;
+        rx.fail_next(2);
         srv.post(
             "/v1/webhooks",
             &subscribe_body(addr, &["application.dead_lettered", "decision.failed"]),
@@ -461,8 +461,10 @@ async fn failing_sources_retry_then_dead_letter_and_can_be_redriven() {
             "{fd}"
         );
 
-        rx.wait_for("the dead-letter and failure events", |ev| ev.len() >= 2)
-            .await;
+        wait_for(&rx, "the dead-letter and failure events", |ev| {
+            ev.len() >= 2
+        })
+        .await;
         let kinds: HashSet<String> = rx
             .events()
             .iter()

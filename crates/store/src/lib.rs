@@ -591,9 +591,10 @@ fn placeholders(first: usize, n: usize) -> String {
 }
 
 const DECISION_SELECT: &str = "SELECT id, flow, release, mode, status, outcome, key, request, \
-     outputs, trace, error, attempts, created_ms, decided_ms, duration_us FROM decisions";
+     outputs, trace, error, attempts, created_ms, decided_ms, duration_us, decided_by FROM decisions";
 const DECISION_SUMMARY_SELECT: &str = "SELECT id, flow, release, mode, status, outcome, key, \
-     request, outputs, NULL AS trace, error, attempts, created_ms, decided_ms, duration_us FROM decisions";
+     request, outputs, NULL AS trace, error, attempts, created_ms, decided_ms, duration_us, decided_by \
+     FROM decisions";
 
 fn parse_json(s: &str) -> Result<serde_json::Value> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))
@@ -624,6 +625,7 @@ fn decision_from_row(r: &AnyRow) -> Result<DecisionRecord> {
         created_ms: r.try_get("created_ms")?,
         decided_ms: r.try_get("decided_ms")?,
         duration_us: r.try_get("duration_us")?,
+        decided_by: r.try_get("decided_by")?,
     })
 }
 

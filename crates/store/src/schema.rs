@@ -24,7 +24,8 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         attempts BIGINT NOT NULL DEFAULT 0,
         created_ms BIGINT NOT NULL,
         decided_ms BIGINT,
-        duration_us BIGINT
+        duration_us BIGINT,
+        decided_by TEXT
     );
     CREATE INDEX decisions_flow ON decisions (flow, id);
     CREATE INDEX decisions_key ON decisions (key, id);

@@ -87,6 +87,8 @@ pub struct DecisionRecord {
     pub created_ms: i64,
     pub decided_ms: Option<i64>,
     pub duration_us: Option<i64>,
+    /// The node that decided.
+    pub decided_by: Option<String>,
 }
 
 /// A filter on the decision log.

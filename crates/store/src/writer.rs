@@ -27,6 +27,8 @@ pub struct NewDecision {
     pub error: Option<String>,
     pub created_ms: i64,
     pub duration_us: i64,
+    /// The node that decided.
+    pub node: String,
 }
 
 /// An application to queue.
@@ -164,7 +166,7 @@ async fn commit(store: &Store, ops: &[&Op]) -> Result<Vec<Done>> {
     Ok(out)
 }
 
-const LOG_COLS: usize = 12;
+const LOG_COLS: usize = 13;
 
 /// Many logged decisions in multi-row INSERTs (SQLite allows 32,766 parameters).
 async fn insert_logged(tx: &mut Transaction<'_, Any>, logs: &[&NewDecision]) -> Result<()> {
@@ -172,7 +174,7 @@ async fn insert_logged(tx: &mut Transaction<'_, Any>, logs: &[&NewDecision]) -> 
         let mut sql = String::with_capacity(200 + chunk.len() * 64);
         sql.push_str(
             "INSERT INTO decisions (id, flow, release, mode, status, outcome, key, request, \
-             outputs, trace, error, created_ms, decided_ms, duration_us) VALUES ",
+             outputs, trace, error, created_ms, decided_ms, duration_us, decided_by) VALUES ",
         );
         for i in 0..chunk.len() {
             let b = i * LOG_COLS;
@@ -180,7 +182,7 @@ async fn insert_logged(tx: &mut Transaction<'_, Any>, logs: &[&NewDecision]) -> 
                 sql.push(',');
             }
             sql.push_str(&format!(
-                "(${},${},${},'sync',${},${},${},${},${},${},${},${},${},${})",
+                "(${},${},${},'sync',${},${},${},${},${},${},${},${},${},${},${})",
                 b + 1,
                 b + 2,
                 b + 3,
@@ -193,7 +195,8 @@ async fn insert_logged(tx: &mut Transaction<'_, Any>, logs: &[&NewDecision]) -> 
                 b + 10,
                 b + 11,
                 b + 11,
-                b + 12
+                b + 12,
+                b + 13
             ));
         }
         let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -210,7 +213,8 @@ async fn insert_logged(tx: &mut Transaction<'_, Any>, logs: &[&NewDecision]) -> 
                 .bind(d.trace.as_deref())
                 .bind(d.error.as_deref())
                 .bind(d.created_ms)
-                .bind(d.duration_us);
+                .bind(d.duration_us)
+                .bind(d.node.as_str());
         }
         q.execute(&mut **tx).await?;
     }
@@ -284,8 +288,8 @@ async fn finish(tx: &mut Transaction<'_, Any>, f: &Finish) -> Result<bool> {
     }
     let updated = sqlx::query(
         "UPDATE decisions SET status = $1, release = $2, outcome = $3, outputs = $4, trace = $5, \
-         error = $6, attempts = $7, decided_ms = $8, duration_us = $9 \
-         WHERE id = $10 AND status = 'pending'",
+         error = $6, attempts = $7, decided_ms = $8, duration_us = $9, decided_by = $10 \
+         WHERE id = $11 AND status = 'pending'",
     )
     .bind(f.status.as_str())
     .bind(f.release.as_str())
@@ -296,6 +300,7 @@ async fn finish(tx: &mut Transaction<'_, Any>, f: &Finish) -> Result<bool> {
     .bind(i64::from(f.attempts))
     .bind(now)
     .bind(f.duration_us)
+    .bind(f.owner.as_str())
     .bind(f.id.as_str())
     .execute(&mut **tx)
     .await?;

@@ -92,6 +92,7 @@ async fn decision_log_filters_and_pages() {
                     error: None,
                     created_ms: now_ms(),
                     duration_us: 42,
+                    node: "n1".into(),
                 }))
                 .await
             }));
@@ -104,6 +105,7 @@ async fn decision_log_filters_and_pages() {
         assert_eq!(d.request["i"], 3);
         assert_eq!(d.trace.unwrap()["variables"]["x"], 1);
         assert_eq!(d.mode, Mode::Sync);
+        assert_eq!(d.decided_by.as_deref(), Some("n1"));
         assert!(matches!(
             s.decision("dec_nope").await,
             Err(StoreError::NotFound(_))

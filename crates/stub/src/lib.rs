@@ -6,6 +6,8 @@
 //!
 //! This is test and demo tooling; nothing in the product depends on it.
 
+pub mod receiver;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

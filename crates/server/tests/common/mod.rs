@@ -9,7 +9,6 @@ pub mod pg;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
@@ -133,66 +132,14 @@ impl TestServer {
     }
 }
 
-/// One request the webhook receiver got.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub headers: HeaderMap,
-    pub body: String,
-}
+pub use riskflow_stub::receiver::{Received, Receiver};
 
-impl Received {
-    pub fn json(&self) -> Json {
-        serde_json::from_str(&self.body).unwrap()
-    }
-}
-
-#[derive(Clone, Default)]
-pub struct Receiver {
-    pub got: Arc<Mutex<Vec<Received>>>,
-    /// Answer 500 to this many requests first.
-    pub fail_first: Arc<Mutex<usize>>,
-}
-
-impl Receiver {
-    pub async fn spawn() -> (Receiver, SocketAddr) {
-        let r = Receiver::default();
-        let state = r.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: HeaderMap, body: String| {
-                let state = state.clone();
-                async move {
-                    let mut fail = state.fail_first.lock().unwrap();
-                    if *fail > 0 {
-                        *fail -= 1;
-                        return StatusCode::INTERNAL_SERVER_ERROR;
-                    }
-                    state.got.lock().unwrap().push(Received { headers, body });
-                    StatusCode::NO_CONTENT
-                }
-            }),
-        );
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-        (r, addr)
-    }
-
-    pub fn events(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
-    /// Waits until `pred` holds over the events received.
-    pub async fn wait_for(&self, what: &str, pred: impl Fn(&[Received]) -> bool) {
-        let t = Instant::now();
-        while !pred(&self.events()) {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+/// Waits (30 s at most) until `pred` holds over what `rx` received.
+pub async fn wait_for(rx: &Receiver, what: &str, pred: impl Fn(&[Received]) -> bool) {
+    assert!(
+        rx.wait_for(Duration::from_secs(30), pred).await,
+        "timed out waiting for {what}"
+    );
 }
 
 pub fn subscribe_body(addr: SocketAddr, events: &[&str]) -> Json {
