@@ -7,7 +7,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use sqlx::Connection;
@@ -42,9 +42,15 @@ fn run(bin: &std::path::Path, args: &[&str]) -> bool {
             .join(" ");
         Command::new("su")
             .args(["postgres", "-s", "/bin/sh", "-c", &line])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .status()
     } else {
-        Command::new(bin).args(args).status()
+        Command::new(bin)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
     };
     status.map(|s| s.success()).unwrap_or(false)
 }
