@@ -49,7 +49,9 @@ async fn bad_input_gets_one_envelope_and_never_a_5xx() {
     let srv = start(&url, None, |c| c.body_limit = 4096).await;
     let app = riskflow_server_router(&srv);
     let j = Some("application/json");
-    let cases: Vec<(&str, &str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    // method, uri, content type, body, status, code
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/v1/flows/quick/decisions",
