@@ -157,7 +157,7 @@ async fn decide(
     State(s): State<AppState>,
     Path(name): Path<String>,
     Query(params): Query<DecideParams>,
-    JsonBody(input): JsonBody,
+    JsonBody(input, raw): JsonBody,
 ) -> ApiResult {
     let f = flow(&s, &name)?;
     let log = s.config.log_decisions;
@@ -188,7 +188,7 @@ async fn decide(
                         status: Status::Failed,
                         outcome: None,
                         key: key_of(f, &input),
-                        request: input.to_string(),
+                        request: raw_text(&raw, &input),
                         outputs: None,
                         trace: None,
                         error: Some(e.message.clone()),
@@ -203,7 +203,6 @@ async fn decide(
         }
     };
     let outputs = json!(decision.outputs);
-    let trace = decision.trace.as_ref().map(|t| json!(t));
     if log {
         s.writer
             .submit(Op::Log(NewDecision {
@@ -216,9 +215,12 @@ async fn decide(
                     .and_then(Json::as_str)
                     .map(String::from),
                 key: key_of(f, &input),
-                request: input.to_string(),
+                request: raw_text(&raw, &input),
                 outputs: Some(outputs.to_string()),
-                trace: trace.as_ref().map(Json::to_string),
+                trace: decision
+                    .trace
+                    .as_ref()
+                    .and_then(|t| serde_json::to_string(t).ok()),
                 error: None,
                 created_ms,
                 duration_us,
@@ -235,9 +237,17 @@ async fn decide(
         "logged": log,
     });
     if params.trace {
-        body["trace"] = trace.unwrap_or(Json::Null);
+        body["trace"] = json!(decision.trace);
     }
     Ok(axum::Json(body).into_response())
+}
+
+/// The request as it arrived (valid UTF-8 JSON, since it parsed).
+fn raw_text(raw: &[u8], parsed: &Json) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.to_string(),
+        Err(_) => parsed.to_string(),
+    }
 }
 
 impl ApiError {
@@ -258,7 +268,7 @@ async fn apply(
     State(s): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    JsonBody(input): JsonBody,
+    JsonBody(input, raw): JsonBody,
 ) -> ApiResult {
     let f = flow(&s, &name)?;
     f.check_input(&input)?;
@@ -282,7 +292,7 @@ async fn apply(
             release: s.release.clone(),
             key: key_of(f, &input),
             idempotency_key,
-            request: input.to_string(),
+            request: raw_text(&raw, &input),
             created_ms: now_ms(),
         }))
         .await?;
@@ -377,7 +387,7 @@ const EVENT_KINDS: &[&str] = &[
     "*",
 ];
 
-async fn create_webhook(State(s): State<AppState>, JsonBody(body): JsonBody) -> ApiResult {
+async fn create_webhook(State(s): State<AppState>, JsonBody(body, _): JsonBody) -> ApiResult {
     let url = body.get("url").and_then(Json::as_str).unwrap_or_default();
     let mut problems = Vec::new();
     match reqwest::Url::parse(url) {

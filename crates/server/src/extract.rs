@@ -18,8 +18,10 @@ pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 #[derive(Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// A JSON document from the body (any JSON value; the handler checks its shape).
-pub struct JsonBody(pub Json);
+/// A JSON document from the body (any JSON value; the handler checks its
+/// shape), with the bytes as sent — the decision log keeps the request
+/// exactly as it arrived.
+pub struct JsonBody(pub Json, pub axum::body::Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
@@ -51,9 +53,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .map(|l| l.0)
             .unwrap_or(DEFAULT_BODY_LIMIT);
         let bytes = read_limited(req.into_body(), limit).await?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| json_error(&e))
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => Ok(JsonBody(v, bytes)),
+            Err(e) => Err(json_error(&e)),
+        }
     }
 }
 
