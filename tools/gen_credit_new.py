@@ -365,13 +365,14 @@ for name, t in [
     ("phone", "string"), ("email_domain", "string"), ("device_id", "string"), ("ip", "string"),
     ("apply_time", "timestamp"), ("age", "{ type: int, min: 0, max: 120 }"),
     ("employment_type", "{ type: string, enum: [salaried, self_employed, unemployed, student, retired] }"),
-    ("employment_years", "double"), ("monthly_income", "money"), ("monthly_debt_payments", "money"),
-    ("housing", "{ type: string, enum: [own, rent, family, other] }"), ("dependents", "int"),
-    ("requested_amount", "money"), ("loan_term_months", "int"),
+    ("employment_years", "{ type: double, min: 0, max: 80 }"), ("monthly_income", "money"), ("monthly_debt_payments", "money"),
+    ("housing", "{ type: string, enum: [own, rent, family, other] }"), ("dependents", "{ type: int, min: 0, max: 30 }"),
+    ("requested_amount", "money"), ("loan_term_months", "{ type: int, min: 1, max: 120 }"),
     ("purpose", "{ type: string, enum: [consumption, education, medical, renovation, travel, business, gambling_repayment, crypto, other] }"),
     ("city_tier", "{ type: int, min: 1, max: 4 }"), ("channel", "{ type: string, enum: [app, h5, web, partner] }"),
     ("checking_level", "{ type: int, min: 0, max: 3 }"), ("savings_level", "{ type: int, min: 0, max: 4 }"),
-    ("existing_credits", "int"), ("contacts_count", "int"), ("app_install_days", "int"),
+    ("existing_credits", "{ type: int, min: 0, max: 1000 }"), ("contacts_count", "{ type: int, min: 0, max: 100000 }"),
+    ("app_install_days", "{ type: int, min: 0, max: 100000 }"),
     ("prior_applications", "list<map>"),
 ]:
     w(f"  {name}: {t}")

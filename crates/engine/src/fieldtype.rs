@@ -87,8 +87,14 @@ impl FieldType {
         match (self, j) {
             (FieldType::Any, j) => Ok(riskflow_expr::json::from_json(j)),
             (FieldType::Bool, Json::Bool(b)) => Ok(Value::Bool(*b)),
+            // JSON Schema's integers: 80.0 is the integer 80.
             (FieldType::Int, Json::Number(n)) => n
                 .as_i64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                        .map(|f| f as i64)
+                })
                 .map(Value::Int)
                 .ok_or_else(|| format!("expected an integer, got {n}")),
             (FieldType::Double, Json::Number(n)) => n
@@ -96,8 +102,18 @@ impl FieldType {
                 .map(Value::Double)
                 .ok_or_else(|| format!("expected a number, got {n}")),
             (FieldType::String, Json::String(s)) => Ok(Value::string(s)),
-            (FieldType::Money, Json::Number(n)) => parse_money(&n.to_string()).map(Value::Int),
-            (FieldType::Money, Json::String(s)) => parse_money(s).map(Value::Int),
+            (FieldType::Money, Json::Number(n)) => parse_money(&n.to_string())
+                .and_then(|m| {
+                    if m.unsigned_abs() < MONEY_LIMIT_MINOR {
+                        Ok(m)
+                    } else {
+                        Err(format!(
+                            "amount {n} is too large (at most 15 digits before the point)"
+                        ))
+                    }
+                })
+                .map(Value::Int),
+            (FieldType::Money, Json::String(s)) => parse_money_text(s).map(Value::Int),
             (FieldType::Timestamp, Json::String(s)) => Timestamp::parse(s)
                 .map(Value::Timestamp)
                 .map_err(|_| format!("expected an RFC 3339 timestamp, got {s:?}")),
@@ -186,6 +202,30 @@ pub fn parse_money(s: &str) -> Result<i64, String> {
     i64::try_from(minor).map_err(|_| format!("amount {s} is too large"))
 }
 
+/// Amounts in requests stay below 10^15 major units (15 digits before the point).
+pub const MONEY_LIMIT_MINOR: u64 = 100_000_000_000_000_000;
+
+/// A money amount written as a JSON string: exactly `-?digits(.d{1,2})?`
+/// with at most 15 digits before the point (the OpenAPI pattern says the
+/// same), so what the schema allows and what is accepted agree.
+pub fn parse_money_text(s: &str) -> Result<i64, String> {
+    if let Some(minor) = parse_plain_money(s) {
+        return Ok(minor);
+    }
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let plain =
+        !int.is_empty() && digits(int) && digits(frac) && (frac.len() > 2 || int.len() > 15);
+    Err(if plain && int.len() > 15 {
+        format!("amount {s} is too large (at most 15 digits before the point)")
+    } else if plain {
+        format!("amount {s} has more than {MONEY_SCALE} decimal places")
+    } else {
+        format!("expected an amount of money such as \"1234.56\", got {s:?}")
+    })
+}
+
 /// The common shape `[-]digits[.d[d]]`, parsed without a `Decimal`; None
 /// sends anything else (exponents, more places, overflow) to the full parser.
 fn parse_plain_money(s: &str) -> Option<i64> {
@@ -195,6 +235,7 @@ fn parse_plain_money(s: &str) -> Option<i64> {
     };
     let (int, frac) = body.split_once('.').unwrap_or((body, ""));
     if int.is_empty()
+        || (frac.is_empty() && body.ends_with('.'))
         || int.len() > 15
         || frac.len() > 2
         || !int.bytes().all(|b| b.is_ascii_digit())
@@ -229,6 +270,26 @@ mod tests {
         assert_eq!(parse_money("-12.5"), Ok(-1250));
         assert_eq!(parse_money("7"), Ok(700));
         assert_eq!(parse_money("0.07"), Ok(7));
+        assert_eq!(parse_money_text("0.07"), Ok(7));
+        assert_eq!(parse_money_text("-12.5"), Ok(-1250));
+        for bad in ["1e3", " 12", "12.", ".5", "1,000", "", "-"] {
+            assert!(
+                parse_money_text(bad)
+                    .unwrap_err()
+                    .contains("expected an amount"),
+                "{bad}"
+            );
+        }
+        assert!(
+            parse_money_text("1.234")
+                .unwrap_err()
+                .contains("decimal places")
+        );
+        assert!(
+            parse_money_text("1234567890123456")
+                .unwrap_err()
+                .contains("too large")
+        );
         assert_eq!(parse_money("1.50"), Ok(150));
         assert_eq!(parse_money("1.500"), Ok(150), "trailing zeros are exact");
         assert!(parse_money("1.").is_ok());

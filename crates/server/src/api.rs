@@ -275,7 +275,9 @@ async fn apply(
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {
-            Ok(k) if !k.is_empty() && k.len() <= 255 => Some(format!("{name}:{k}")),
+            Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(format!("{name}:{k}"))
+            }
             _ => {
                 return Err(ApiError::new(
                     Code::BadRequest,
@@ -391,7 +393,8 @@ async fn create_webhook(State(s): State<AppState>, JsonBody(body, _): JsonBody) 
     let url = body.get("url").and_then(Json::as_str).unwrap_or_default();
     let mut problems = Vec::new();
     match reqwest::Url::parse(url) {
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+        // ASCII only, as RFC 3986 (and the OpenAPI `uri` format) require.
+        Ok(u) if url.is_ascii() && (u.scheme() == "http" || u.scheme() == "https") => {}
         _ => problems.push(json!({"field": "url", "message": "required; an http(s) URL"})),
     }
     let events: Vec<String> = match body.get("events") {

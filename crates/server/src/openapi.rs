@@ -12,13 +12,15 @@ use crate::error::Code;
 fn field_schema(t: &FieldType) -> Json {
     match t {
         FieldType::Bool => json!({"type": "boolean"}),
-        FieldType::Int => json!({"type": "integer"}),
+        FieldType::Int => json!({"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX}),
         FieldType::Double => json!({"type": "number"}),
         FieldType::String => json!({"type": "string"}),
         FieldType::Money => json!({
-            "type": ["string", "number"],
-            "pattern": "^-?[0-9]+(\\.[0-9]{1,2})?$",
-            "description": "an amount of money: a decimal with at most 2 places",
+            "description": "an amount of money: a decimal with at most 2 places, below 10^15",
+            "oneOf": [
+                {"type": "string", "pattern": "^-?[0-9]{1,15}(\\.[0-9]{1,2})?$"},
+                {"type": "number", "multipleOf": 0.01, "exclusiveMinimum": -1e15, "exclusiveMaximum": 1e15},
+            ],
         }),
         FieldType::Timestamp => json!({"type": "string", "format": "date-time"}),
         FieldType::Duration => json!({"type": "string", "examples": ["1.5s", "36h"]}),
@@ -44,10 +46,14 @@ fn input_schema(f: &riskflow_engine::Flow) -> Json {
         }
         if i.required {
             required.push(i.name.clone());
+        } else {
+            // An optional input may be absent or null.
+            s = json!({"anyOf": [s, {"type": "null"}]});
         }
         props.insert(i.name.clone(), s);
     }
-    json!({"type": "object", "properties": props, "required": required})
+    // Undeclared fields are refused (a typo must not pass silently).
+    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
 
 fn error_response(description: &str) -> Json {
@@ -78,6 +84,10 @@ fn with_errors(ok: Json, codes: &[u16]) -> Json {
 
 fn ok(status: u16, description: &str, schema: Json) -> Json {
     json!({ status.to_string(): {"description": description, "content": {"application/json": {"schema": schema}}}})
+}
+
+fn time_schema() -> Json {
+    json!({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "pattern": "^-?[0-9]{1,15}$"}]})
 }
 
 fn path_param(name: &str) -> Json {
@@ -114,7 +124,7 @@ pub fn spec(project: &Project, release: &str) -> Json {
                 "summary": format!("Queue a {name} application (asynchronous); 202 once it is durable"),
                 "tags": ["applications"],
                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
                     "description": "a repeat with the same key returns the same id"}],
                 "requestBody": json_body(schema),
                 "responses": with_errors(ok(202, "accepted", json!({"$ref": "#/components/schemas/Accepted"})), &[400, 413, 415, 422, 503]),
@@ -132,8 +142,8 @@ pub fn spec(project: &Project, release: &str) -> Json {
             query_param("outcome", json!({"type": "string"}), "the decision output (approve, reject, review…)"),
             query_param("key", json!({"type": "string"}), "the flow's key input (customer, account)"),
             query_param("status", json!({"type": "string", "enum": ["pending", "completed", "failed", "dead_lettered"]}), "status"),
-            query_param("from", json!({"type": "string"}), "RFC 3339 or Unix ms, inclusive"),
-            query_param("to", json!({"type": "string"}), "RFC 3339 or Unix ms, exclusive"),
+            query_param("from", time_schema(), "RFC 3339 or Unix ms, inclusive"),
+            query_param("to", time_schema(), "RFC 3339 or Unix ms, exclusive"),
             query_param("cursor", json!({"type": "string"}), "`next` of the previous page"),
             query_param("limit", json!({"type": "integer", "minimum": 0, "maximum": 4294967295u64}), "page size (1–1000, default 50)"),
         ],
@@ -154,8 +164,8 @@ pub fn spec(project: &Project, release: &str) -> Json {
         "post": {
             "operationId": "create_webhook", "summary": "Subscribe a URL to events", "tags": ["events"],
             "requestBody": json_body(json!({"type": "object", "required": ["url"], "properties": {
-                "url": {"type": "string", "format": "uri"},
-                "events": {"type": "array", "items": {"type": "string", "enum": ["decision.completed", "decision.failed", "application.dead_lettered", "*"]}},
+                "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+                "events": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["decision.completed", "decision.failed", "application.dead_lettered", "*"]}},
                 "secret": {"type": "string", "minLength": 16}}})),
             "responses": with_errors(ok(201, "created; the secret is shown only now", json!({"type": "object", "required": ["id", "url", "events", "secret"]})), &[400, 413, 415, 422]),
         },
