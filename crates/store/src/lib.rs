@@ -48,14 +48,15 @@ pub struct Store {
     read: AnyPool,
 }
 
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-     PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
 
 impl Store {
     /// Opens (creating the SQLite file and its directory when needed) and
-    /// migrates. `url` is `sqlite://path` or `postgres://…`.
+    /// migrates. `url` is `sqlite://path[?synchronous=full|normal]` or `postgres://…`.
     pub async fn open(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
+        let mut synchronous = "FULL";
         let (backend, url) = if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -73,14 +74,25 @@ impl Store {
                     StoreError::Unavailable(format!("creating {}: {e}", dir.display()))
                 })?;
             }
-            let query = if query.contains("mode=") {
-                query.to_string()
-            } else if query.is_empty() {
-                "mode=rwc".to_string()
-            } else {
-                format!("{query}&mode=rwc")
-            };
-            (Backend::Sqlite, format!("sqlite://{file}?{query}"))
+            // `synchronous=normal|full` is ours (FULL by default: a commit
+            // survives power loss; NORMAL only a process crash).
+            let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+            if let Some(i) = params.iter().position(|p| p.starts_with("synchronous=")) {
+                synchronous = match &params[i]["synchronous=".len()..] {
+                    "full" | "FULL" => "FULL",
+                    "normal" | "NORMAL" => "NORMAL",
+                    other => {
+                        return Err(StoreError::Invalid(format!(
+                            "synchronous={other}: expected full or normal"
+                        )));
+                    }
+                };
+                params.remove(i);
+            }
+            if !params.iter().any(|p| p.starts_with("mode=")) {
+                params.push("mode=rwc");
+            }
+            (Backend::Sqlite, format!("sqlite://{file}?{}", params.join("&")))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_string())
         } else {
@@ -94,9 +106,12 @@ impl Store {
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(10));
             if backend == Backend::Sqlite {
-                o.after_connect(|conn, _| {
+                o.after_connect(move |conn, _| {
                     Box::pin(async move {
-                        sqlx::raw_sql(SQLITE_PRAGMAS).execute(conn).await?;
+                        sqlx::raw_sql(SQLITE_PRAGMAS).execute(&mut *conn).await?;
+                        sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA synchronous={synchronous}")))
+                            .execute(conn)
+                            .await?;
                         Ok(())
                     })
                 })

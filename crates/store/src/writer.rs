@@ -170,7 +170,16 @@ const LOG_COLS: usize = 13;
 
 /// Many logged decisions in multi-row INSERTs (SQLite allows 32,766 parameters).
 async fn insert_logged(tx: &mut Transaction<'_, Any>, logs: &[&NewDecision]) -> Result<()> {
-    for chunk in logs.chunks(256) {
+    // Chunks of a few fixed sizes, so the statement cache keeps four
+    // prepared INSERTs instead of re-preparing one per batch size.
+    let mut rest = logs;
+    while !rest.is_empty() {
+        let n = [128, 32, 8, 1]
+            .into_iter()
+            .find(|&n| n <= rest.len())
+            .unwrap_or(1);
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
         let mut sql = String::with_capacity(200 + chunk.len() * 64);
         sql.push_str(
             "INSERT INTO decisions (id, flow, release, mode, status, outcome, key, request, \
