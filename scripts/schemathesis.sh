@@ -20,7 +20,9 @@ port=${PORT:-18181}
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-"$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+venv=$(cd "$venv" && pwd)
+# schemathesis keeps a cache in the working directory: run it in the temp dir.
+(cd "$work" && "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
   --checks all --max-examples "$max" --workers 2 --request-timeout 10 \
-  --suppress-health-check all --report junit --report-dir "$work/report" "${@:2}"
+  --suppress-health-check all --report junit --report-dir "$work/report" "${@:2}")
 echo "server log (errors only):"; grep -E "ERROR|panicked" "$work/server.log" || echo "  none"

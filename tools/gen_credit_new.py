@@ -373,7 +373,7 @@ for name, t in [
     ("checking_level", "{ type: int, min: 0, max: 3 }"), ("savings_level", "{ type: int, min: 0, max: 4 }"),
     ("existing_credits", "{ type: int, min: 0, max: 1000 }"), ("contacts_count", "{ type: int, min: 0, max: 100000 }"),
     ("app_install_days", "{ type: int, min: 0, max: 100000 }"),
-    ("prior_applications", "list<map>"),
+    ("prior_applications", "\"list<{days_ago: int, status: string, amount: money}>\""),
 ]:
     w(f"  {name}: {t}")
 w("")

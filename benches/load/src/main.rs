@@ -74,10 +74,18 @@ async fn connection(args: Args, idx: u64, body: Bytes, start: Instant, warm: Dur
         if now >= end {
             break;
         }
-        if args.rate > 0 && next > now {
+        // Latency runs from the scheduled time when the connection is behind
+        // schedule (the server held it up: no coordinated omission), and from
+        // the actual send when we slept until the schedule (tokio's timer has
+        // 1 ms granularity: waking late is the generator's fault, not the server's).
+        let scheduled = if args.rate > 0 && next > now {
             tokio::time::sleep_until(next.into()).await;
-        }
-        let scheduled = if args.rate > 0 { next } else { Instant::now() };
+            Instant::now()
+        } else if args.rate > 0 {
+            next
+        } else {
+            now
+        };
         let mut req = Request::builder().uri(path.as_str()).header("host", host.as_str());
         for h in &args.header {
             if let Some((k, v)) = h.split_once(':') {

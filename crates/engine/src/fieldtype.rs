@@ -27,13 +27,65 @@ pub enum FieldType {
     List(Box<FieldType>),
     /// Any JSON object; fields read as `x.field`.
     Map,
+    /// An object with declared fields (`{days_ago: int, status: string, note: string?}`):
+    /// every field typed, required unless marked `?`, no others.
+    Record(Vec<RecordField>),
     /// Anything JSON.
     Any,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordField {
+    pub name: String,
+    pub ty: FieldType,
+    pub required: bool,
+}
+
+/// Splits on commas outside `<…>` and `{…}`.
+fn split_top(s: &str) -> Vec<&str> {
+    let (mut depth, mut start, mut out) = (0i32, 0, Vec::new());
+    for (i, c) in s.char_indices() {
+        match c {
+            '<' | '{' => depth += 1,
+            '>' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
 }
 
 impl FieldType {
     pub fn parse(s: &str) -> Option<FieldType> {
         let s = s.trim();
+        if let Some(body) = s.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+            let mut fields: Vec<RecordField> = Vec::new();
+            for part in split_top(body) {
+                let (name, ty) = part.split_once(':')?;
+                let ty = ty.trim();
+                let (ty, required) = match ty.strip_suffix('?') {
+                    Some(t) => (t, false),
+                    None => (ty, true),
+                };
+                let name = name.trim();
+                let valid = !name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !fields.iter().any(|f| f.name == name);
+                if !valid {
+                    return None;
+                }
+                fields.push(RecordField {
+                    name: name.to_string(),
+                    ty: FieldType::parse(ty)?,
+                    required,
+                });
+            }
+            return Some(FieldType::Record(fields));
+        }
         if let Some(inner) = s.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
             return FieldType::parse(inner).map(|t| FieldType::List(Box::new(t)));
         }
@@ -52,8 +104,7 @@ impl FieldType {
         })
     }
 
-    pub const NAMES: &'static str =
-        "bool, int, double, string, money, timestamp, duration, list<T>, map, any";
+    pub const NAMES: &'static str = "bool, int, double, string, money, timestamp, duration, list<T>, map, {field: type, …}, any";
 
     /// The CEL type expressions see.
     pub fn cel_type(&self) -> Type {
@@ -65,7 +116,7 @@ impl FieldType {
             FieldType::Timestamp => Type::Timestamp,
             FieldType::Duration => Type::Duration,
             FieldType::List(t) => Type::list(t.cel_type()),
-            FieldType::Map => Type::map(Type::String, Type::Dyn),
+            FieldType::Map | FieldType::Record(_) => Type::map(Type::String, Type::Dyn),
             FieldType::Any => Type::Dyn,
         }
     }
@@ -139,6 +190,29 @@ impl FieldType {
                 }
                 Ok(Value::map(m))
             }
+            (FieldType::Record(fields), Json::Object(o)) => {
+                let mut m = riskflow_expr::value::map_with_capacity(fields.len());
+                for f in fields {
+                    match o.get(&f.name) {
+                        None | Some(Json::Null) if f.required => {
+                            return Err(format!(
+                                "{}: required; expected {}",
+                                f.name,
+                                f.ty.describe()
+                            ));
+                        }
+                        None | Some(Json::Null) => {}
+                        Some(v) => {
+                            let v = f.ty.from_json(v).map_err(|e| format!("{}: {e}", f.name))?;
+                            m.insert(Key::String(Arc::from(f.name.as_str())), v);
+                        }
+                    }
+                }
+                if let Some(k) = o.keys().find(|k| !fields.iter().any(|f| &f.name == *k)) {
+                    return Err(format!("{k}: unknown field"));
+                }
+                Ok(Value::map(m))
+            }
             (t, _) => Err(format!("expected {}, got {}", t.describe(), got())),
         }
     }
@@ -164,6 +238,19 @@ impl FieldType {
             FieldType::Timestamp => "an RFC 3339 timestamp".into(),
             FieldType::Duration => "a duration string".into(),
             FieldType::List(t) => format!("a list of {}", t.describe()),
+            FieldType::Record(fields) => format!(
+                "an object {{{}}}",
+                fields
+                    .iter()
+                    .map(|f| format!(
+                        "{}: {}{}",
+                        f.name,
+                        f.ty.describe(),
+                        if f.required { "" } else { " (optional)" }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             FieldType::Map => "an object".into(),
             FieldType::Any => "any value".into(),
         }
@@ -271,6 +358,26 @@ mod tests {
         assert_eq!(parse_money("7"), Ok(700));
         assert_eq!(parse_money("0.07"), Ok(7));
         assert_eq!(parse_money_text("0.07"), Ok(7));
+        let rec = FieldType::parse("list<{days: int, status: string, fee: money?}>").unwrap();
+        let ok = rec
+            .from_json(&serde_json::json!([{"days": 3, "status": "ok", "fee": "1.50"}]))
+            .unwrap();
+        assert_eq!(
+            riskflow_expr::json::to_json(&ok),
+            serde_json::json!([{"days": 3, "status": "ok", "fee": 150}])
+        );
+        assert_eq!(
+            rec.from_json(&serde_json::json!([{"days": 3}]))
+                .unwrap_err(),
+            "[0]: status: required; expected a string"
+        );
+        assert_eq!(
+            rec.from_json(&serde_json::json!([{"days": 3, "status": "x", "y": 1}]))
+                .unwrap_err(),
+            "[0]: y: unknown field"
+        );
+        assert!(FieldType::parse("{a: int, a: int}").is_none());
+        assert!(FieldType::parse("{a: nope}").is_none());
         assert_eq!(parse_money_text("-12.5"), Ok(-1250));
         for bad in ["1e3", " 12", "12.", ".5", "1,000", "", "-"] {
             assert!(

@@ -26,6 +26,26 @@ fn field_schema(t: &FieldType) -> Json {
         FieldType::Duration => json!({"type": "string", "examples": ["1.5s", "36h"]}),
         FieldType::List(inner) => json!({"type": "array", "items": field_schema(inner)}),
         FieldType::Map => json!({"type": "object"}),
+        FieldType::Record(fields) => {
+            let props: serde_json::Map<String, Json> = fields
+                .iter()
+                .map(|f| {
+                    let s = field_schema(&f.ty);
+                    let s = if f.required {
+                        s
+                    } else {
+                        json!({"anyOf": [s, {"type": "null"}]})
+                    };
+                    (f.name.clone(), s)
+                })
+                .collect();
+            let required: Vec<&str> = fields
+                .iter()
+                .filter(|f| f.required)
+                .map(|f| f.name.as_str())
+                .collect();
+            json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
+        }
         _ => json!({}),
     }
 }
@@ -164,7 +184,7 @@ pub fn spec(project: &Project, release: &str) -> Json {
         "post": {
             "operationId": "create_webhook", "summary": "Subscribe a URL to events", "tags": ["events"],
             "requestBody": json_body(json!({"type": "object", "required": ["url"], "properties": {
-                "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+                "url": {"type": "string", "pattern": "^https?://[A-Za-z0-9][!-~]*$"},
                 "events": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["decision.completed", "decision.failed", "application.dead_lettered", "*"]}},
                 "secret": {"type": "string", "minLength": 16}}})),
             "responses": with_errors(ok(201, "created; the secret is shown only now", json!({"type": "object", "required": ["id", "url", "events", "secret"]})), &[400, 413, 415, 422]),

@@ -92,7 +92,10 @@ impl Store {
             if !params.iter().any(|p| p.starts_with("mode=")) {
                 params.push("mode=rwc");
             }
-            (Backend::Sqlite, format!("sqlite://{file}?{}", params.join("&")))
+            (
+                Backend::Sqlite,
+                format!("sqlite://{file}?{}", params.join("&")),
+            )
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_string())
         } else {
