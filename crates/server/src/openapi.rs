@@ -15,13 +15,7 @@ fn field_schema(t: &FieldType) -> Json {
         FieldType::Int => json!({"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX}),
         FieldType::Double => json!({"type": "number"}),
         FieldType::String => json!({"type": "string"}),
-        FieldType::Money => json!({
-            "description": "an amount of money: a decimal with at most 2 places, below 10^15",
-            "oneOf": [
-                {"type": "string", "pattern": "^-?[0-9]{1,15}(\\.[0-9]{1,2})?$"},
-                {"type": "number", "multipleOf": 0.01, "exclusiveMinimum": -1e15, "exclusiveMaximum": 1e15},
-            ],
-        }),
+        FieldType::Money => money_schema(None, None),
         FieldType::Timestamp => json!({"type": "string", "format": "date-time"}),
         FieldType::Duration => json!({"type": "string", "examples": ["1.5s", "36h"]}),
         FieldType::List(inner) => json!({"type": "array", "items": field_schema(inner)}),
@@ -50,6 +44,41 @@ fn field_schema(t: &FieldType) -> Json {
     }
 }
 
+/// Money as a JSON string or number. A string cannot carry numeric bounds in
+/// JSON Schema, so its pattern bounds the digits before the point: exact when
+/// the declared maximum is 10^n − 0.01 (999999.99) and the minimum 0 or its
+/// negative, the shape we recommend; otherwise the server is stricter than
+/// the pattern.
+fn money_schema(min: Option<f64>, max: Option<f64>) -> Json {
+    let bound = min.unwrap_or(-1e15).abs().max(max.unwrap_or(1e15).abs());
+    let digits = if bound >= 1e15 {
+        15
+    } else {
+        (bound.floor().max(1.0)).log10().floor() as usize + 1
+    };
+    let sign = if min.is_some_and(|m| m >= 0.0) {
+        ""
+    } else {
+        "-?"
+    };
+    let mut number = json!({"type": "number", "multipleOf": 0.01});
+    match min {
+        Some(m) => number["minimum"] = json!(m),
+        None => number["exclusiveMinimum"] = json!(-1e15),
+    }
+    match max {
+        Some(m) => number["maximum"] = json!(m),
+        None => number["exclusiveMaximum"] = json!(1e15),
+    }
+    json!({
+        "description": "an amount of money: a decimal with at most 2 places",
+        "oneOf": [
+            {"type": "string", "pattern": format!("^{sign}[0-9]{{1,{digits}}}(\\.[0-9]{{1,2}})?$")},
+            number,
+        ],
+    })
+}
+
 fn input_schema(f: &riskflow_engine::Flow) -> Json {
     let mut props = serde_json::Map::new();
     let mut required = Vec::new();
@@ -58,11 +87,15 @@ fn input_schema(f: &riskflow_engine::Flow) -> Json {
         if let Some(one_of) = &i.one_of {
             s["enum"] = json!(one_of);
         }
-        if let Some(min) = i.min {
-            s["minimum"] = json!(min);
-        }
-        if let Some(max) = i.max {
-            s["maximum"] = json!(max);
+        if matches!(i.ty, FieldType::Money) {
+            s = money_schema(i.min, i.max);
+        } else {
+            if let Some(min) = i.min {
+                s["minimum"] = json!(min);
+            }
+            if let Some(max) = i.max {
+                s["maximum"] = json!(max);
+            }
         }
         if i.required {
             required.push(i.name.clone());
@@ -186,7 +219,7 @@ pub fn spec(project: &Project, release: &str) -> Json {
             "requestBody": json_body(json!({"type": "object", "required": ["url"], "properties": {
                 "url": {"type": "string", "pattern": "^https?://[A-Za-z0-9][!-~]*$"},
                 "events": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["decision.completed", "decision.failed", "application.dead_lettered", "*"]}},
-                "secret": {"type": "string", "minLength": 16}}})),
+                "secret": {"type": ["string", "null"], "minLength": 16, "description": "null or absent: one is generated"}}})),
             "responses": with_errors(ok(201, "created; the secret is shown only now", json!({"type": "object", "required": ["id", "url", "events", "secret"]})), &[400, 413, 415, 422]),
         },
         "get": {
