@@ -572,3 +572,51 @@ async fn metrics_and_openapi_describe_the_running_server() {
     );
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_flow_holds_no_more_jobs_than_its_cap_and_does_not_block_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/db", dir.path().display());
+    let srv = start(&url, None, |c| {
+        c.flow_concurrency.insert("scored".into(), 2);
+    })
+    .await;
+    // SLOW* devices take 2 s at the stub.
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (_, _, a) = srv
+            .post(
+                "/v1/flows/scored/applications",
+                &json!({"customer": format!("SLOW-{i}"), "amount": 1}),
+            )
+            .await;
+        ids.push(a["id"].as_str().unwrap().to_string());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let leased = srv
+        .state
+        .store
+        .scalar("SELECT COUNT(*) FROM jobs WHERE lease_owner IS NOT NULL")
+        .await
+        .unwrap();
+    assert_eq!(
+        leased, 2,
+        "the cap of 2 is respected; the third job waits in the queue"
+    );
+    // Another flow is not held up by the capped one.
+    let t = std::time::Instant::now();
+    let (_, _, f) = srv
+        .post("/v1/flows/fragile/applications", &json!({"a": 6, "b": 3}))
+        .await;
+    let fd = srv.settled(f["id"].as_str().unwrap()).await;
+    assert_eq!(fd["outputs"]["ratio"], 2);
+    assert!(
+        t.elapsed() < std::time::Duration::from_millis(1000),
+        "{:?}",
+        t.elapsed()
+    );
+    for id in &ids {
+        assert_eq!(srv.settled(id).await["status"], "completed");
+    }
+    srv.stop().await;
+}

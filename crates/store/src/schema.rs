@@ -16,7 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         status TEXT NOT NULL,
         outcome TEXT,
         key TEXT,
-        idempotency_key TEXT UNIQUE,
+        idempotency_key TEXT,
         request TEXT NOT NULL,
         outputs TEXT,
         trace TEXT,
@@ -28,7 +28,9 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         decided_by TEXT
     );
     CREATE INDEX decisions_flow ON decisions (flow, id);
-    CREATE INDEX decisions_key ON decisions (key, id);
+    -- Partial indexes: synchronous decisions (most rows) have no idempotency key.
+    CREATE UNIQUE INDEX decisions_idempotency ON decisions (idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX decisions_key ON decisions (key, id) WHERE key IS NOT NULL;
     CREATE INDEX decisions_outcome ON decisions (outcome, id);
     CREATE TABLE jobs (
         id TEXT PRIMARY KEY REFERENCES decisions (id),
