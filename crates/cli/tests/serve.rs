@@ -95,17 +95,14 @@ impl Drop for Node {
     }
 }
 
+async fn get_json(client: &reqwest::Client, url: &str) -> Json {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 async fn settle(client: &reqwest::Client, base: &str, id: &str) -> Json {
     let t = Instant::now();
     loop {
-        let d: Json = client
-            .get(format!("{base}/v1/decisions/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let d = get_json(client, &format!("{base}/v1/decisions/{id}")).await;
         if d["status"] != "pending" {
             return d;
         }
@@ -189,14 +186,11 @@ async fn kill_9_mid_stream_loses_nothing_acknowledged_and_invents_nothing() {
             d["request"]["customer"].as_str(),
             acked.get(id).map(String::as_str)
         );
-        let ev: Json = client
-            .get(format!("{}/v1/decisions/{id}/events", second.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ev = get_json(
+            &client,
+            &format!("{}/v1/decisions/{id}/events", second.base),
+        )
+        .await;
         let events: HashSet<&str> = ev["items"]
             .as_array()
             .unwrap()

@@ -511,15 +511,7 @@ async fn metrics_and_openapi_describe_the_running_server() {
         .await;
     srv.settled(a["id"].as_str().unwrap()).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let text = srv
-        .client
-        .get(format!("{}/metrics", srv.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = srv.text("/metrics").await;
     for name in [
         "riskflow_http_request_duration_seconds_bucket{route=\"/v1/flows/{flow}/decisions\",flow=\"quick\",status=\"200\"",
         "riskflow_queue_depth",
@@ -552,15 +544,7 @@ async fn metrics_and_openapi_describe_the_running_server() {
         json!(["app", "web"])
     );
     assert_eq!(quick["properties"]["age"]["maximum"], json!(150.0));
-    let docs = srv
-        .client
-        .get(format!("{}/docs", srv.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let docs = srv.text("/docs").await;
     assert!(
         docs.contains("openapi.json") && !docs.contains("https://"),
         "the docs page works offline"

@@ -105,6 +105,16 @@ impl TestServer {
         (status, r.json().await.unwrap_or(Json::Null))
     }
 
+    pub async fn text(&self, path: &str) -> String {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap()
+    }
+
     /// Polls `GET /v1/decisions/{id}` until it is no longer pending.
     pub async fn settled(&self, id: &str) -> Json {
         let t = Instant::now();
