@@ -118,7 +118,8 @@ async fn kill_9_mid_stream_loses_nothing_acknowledged_and_invents_nothing() {
     let log = dir.path().join("server.log");
     let (rx, addr) = Receiver::spawn().await.unwrap();
     let client = reqwest::Client::new();
-    let mut first = spawn(&db, &log, &[]);
+    // Short leases so the restarted node reclaims the killed node's jobs soon.
+    let mut first = spawn(&db, &log, &["--lease-ms", "3000"]);
     let r = client
         .post(format!("{}/v1/webhooks", first.base))
         .json(&json!({"url": format!("http://{addr}/hook"), "events": ["decision.completed"]}))
@@ -201,7 +202,7 @@ async fn kill_9_mid_stream_loses_nothing_acknowledged_and_invents_nothing() {
     }
     // At least one delivered event per acknowledged application.
     let ok = rx
-        .wait_for(Duration::from_secs(60), |got| {
+        .wait_for(Duration::from_secs(90), |got| {
             let seen: HashSet<String> = got
                 .iter()
                 .filter_map(|e| e.json()["data"]["decision_id"].as_str().map(String::from))

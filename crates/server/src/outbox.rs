@@ -44,6 +44,10 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// A claimed delivery is ours this long: longer than a webhook attempt (10 s
+/// timeout), short enough that a crashed node's deliveries go out soon.
+const DELIVERY_LEASE: Duration = Duration::from_secs(15);
+
 pub struct Dispatcher {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -72,7 +76,7 @@ async fn run(state: AppState, amqp: Option<Amqp>, mut stop: watch::Receiver<bool
     while !*stop.borrow() {
         let batch = match state
             .store
-            .claim_deliveries(&owner, 64, Duration::from_secs(60))
+            .claim_deliveries(&owner, 64, DELIVERY_LEASE)
             .await
         {
             Ok(b) => b,
