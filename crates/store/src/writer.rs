@@ -7,7 +7,7 @@
 //! operation cannot fail its neighbours.
 
 use sqlx::AssertSqlSafe;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{Backend, NewEvent, Result, Status, Store, StoreError};
@@ -89,6 +89,9 @@ pub struct Writer {
 
 /// Operations per transaction, at most.
 const MAX_BATCH: usize = 512;
+/// How many scheduler turns a small batch waits for more, and what counts as small.
+const LINGER_TURNS: usize = 4;
+const LINGER_UNTIL: usize = 32;
 
 impl Writer {
     /// Starts the writer tasks: one on SQLite (one writer), four on PostgreSQL.
@@ -122,6 +125,21 @@ impl Writer {
 async fn run(store: Store, mut rx: mpsc::Receiver<(Op, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // A small batch gives other tasks a few turns to join it (no timer:
+        // tokio's is 1 ms coarse): every commit costs thread hand-offs and a
+        // sync, so company is cheap and a lone commit is not.
+        for _ in 0..LINGER_TURNS {
+            if batch.len() >= LINGER_UNTIL {
+                break;
+            }
+            tokio::task::yield_now().await;
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(x) => batch.push(x),
+                    Err(_) => break,
+                }
+            }
+        }
         let ops: Vec<&Op> = batch.iter().map(|(op, _)| op).collect();
         match commit(&store, &ops).await {
             Ok(results) => {
@@ -145,7 +163,6 @@ async fn run(store: Store, mut rx: mpsc::Receiver<(Op, Reply)>) {
 }
 
 async fn commit(store: &Store, ops: &[&Op]) -> Result<Vec<Done>> {
-    let mut tx = store.write.begin().await?;
     let logs: Vec<&NewDecision> = ops
         .iter()
         .filter_map(|op| match op {
@@ -153,7 +170,15 @@ async fn commit(store: &Store, ops: &[&Op]) -> Result<Vec<Done>> {
             _ => None,
         })
         .collect();
-    insert_logged(&mut tx, &logs).await?;
+    if logs.len() == ops.len() && logs.len() <= EXACT_MAX {
+        // Only log rows: one INSERT is its own transaction — no BEGIN and
+        // COMMIT round trips to the database thread.
+        let mut conn = store.write.acquire().await?;
+        insert_logged(&mut conn, &logs, true).await?;
+        return Ok(vec![Done::Logged; ops.len()]);
+    }
+    let mut tx = store.write.begin().await?;
+    insert_logged(&mut tx, &logs, false).await?;
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
         out.push(match op {
@@ -169,15 +194,22 @@ async fn commit(store: &Store, ops: &[&Op]) -> Result<Vec<Done>> {
 const LOG_COLS: usize = 13;
 
 /// Many logged decisions in multi-row INSERTs (SQLite allows 32,766 parameters).
-async fn insert_logged(tx: &mut Transaction<'_, Any>, logs: &[&NewDecision]) -> Result<()> {
-    // Chunks of a few fixed sizes, so the statement cache keeps four
-    // prepared INSERTs instead of re-preparing one per batch size.
+/// Rows in the one-statement path.
+const EXACT_MAX: usize = 128;
+
+/// `exact`: all rows in one statement (at most EXACT_MAX). Otherwise chunks
+/// of a few fixed sizes, inside the caller's transaction.
+async fn insert_logged(conn: &mut AnyConnection, logs: &[&NewDecision], exact: bool) -> Result<()> {
     let mut rest = logs;
     while !rest.is_empty() {
-        let n = [128, 32, 8, 1]
-            .into_iter()
-            .find(|&n| n <= rest.len())
-            .unwrap_or(1);
+        let n = if exact {
+            rest.len()
+        } else {
+            [128, 32, 8, 1]
+                .into_iter()
+                .find(|&n| n <= rest.len())
+                .unwrap_or(1)
+        };
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
         let mut sql = String::with_capacity(200 + chunk.len() * 64);
@@ -225,7 +257,7 @@ async fn insert_logged(tx: &mut Transaction<'_, Any>, logs: &[&NewDecision]) -> 
                 .bind(d.duration_us)
                 .bind(d.node.as_str());
         }
-        q.execute(&mut **tx).await?;
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
