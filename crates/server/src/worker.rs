@@ -203,19 +203,18 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
 async fn process(state: &AppState, job: Job) {
     let cfg = &state.config;
     let started = Instant::now();
-    let result = match state.project.flows.get(&job.flow) {
-        Some(flow) => {
-            flow.decide_async(&job.request, &state.fetcher, DecideOptions { trace: true })
-                .await
-        }
-        None => Err(DecideError::UnknownOutput(format!(
-            "flow {} is not in release {}",
-            job.flow, state.release
-        ))),
+    // A job queued under a release that had its flow: it cannot be decided
+    // here, and retrying will not change that.
+    let Some(flow) = state.project.flows.get(&job.flow) else {
+        let error = format!("flow {} is not in release {}", job.flow, state.release);
+        return commit(state, job, Status::Failed, None, Some(error), 0).await;
     };
+    let result = flow
+        .decide_async(&job.request, &state.fetcher, DecideOptions { trace: true })
+        .await;
     let duration_us = started.elapsed().as_micros() as i64;
-    let (status, kind, decision, error) = match result {
-        Ok(d) => (Status::Completed, "decision.completed", Some(d), None),
+    let (status, decision, error) = match result {
+        Ok(d) => (Status::Completed, Some(d), None),
         Err(e @ DecideError::Source { .. }) if job.attempts < cfg.max_attempts => {
             let delay = backoff(cfg.retry_base, job.attempts);
             counter!("riskflow_job_retries_total", "flow" => job.flow.clone()).increment(1);
@@ -228,13 +227,26 @@ async fn process(state: &AppState, job: Job) {
             }
             return;
         }
-        Err(e @ DecideError::Source { .. }) => (
-            Status::DeadLettered,
-            "application.dead_lettered",
-            None,
-            Some(e.to_string()),
-        ),
-        Err(e) => (Status::Failed, "decision.failed", None, Some(e.to_string())),
+        Err(e @ DecideError::Source { .. }) => (Status::DeadLettered, None, Some(e.to_string())),
+        Err(e) => (Status::Failed, None, Some(e.to_string())),
+    };
+    commit(state, job, status, decision, error, duration_us).await;
+}
+
+/// Commits a job's result: decision, log row and outbox event in one transaction.
+async fn commit(
+    state: &AppState,
+    job: Job,
+    status: Status,
+    decision: Option<riskflow_engine::Decision>,
+    error: Option<String>,
+    duration_us: i64,
+) {
+    let cfg = &state.config;
+    let kind = match status {
+        Status::Completed => "decision.completed",
+        Status::DeadLettered => "application.dead_lettered",
+        _ => "decision.failed",
     };
     let outputs = decision.as_ref().map(|d| json!(d.outputs));
     let outcome = outputs
