@@ -288,10 +288,19 @@ impl Store {
             return Ok(());
         }
         let until = now_ms() + lease.as_millis() as i64;
-        let sql = format!(
-            "UPDATE jobs SET lease_until_ms = $1 WHERE lease_owner = $2 AND id IN ({})",
-            placeholders(3, ids.len())
-        );
+        // On PostgreSQL, skip rows a writer holds (it is finishing them):
+        // waiting would lock many rows against a batch that locks them in
+        // another order — a deadlock PostgreSQL only breaks after 1 s.
+        let ids_in = placeholders(3, ids.len());
+        let sql = match self.backend {
+            Backend::Postgres => format!(
+                "UPDATE jobs SET lease_until_ms = $1 WHERE id IN (SELECT id FROM jobs \
+                 WHERE lease_owner = $2 AND id IN ({ids_in}) FOR UPDATE SKIP LOCKED)"
+            ),
+            Backend::Sqlite => format!(
+                "UPDATE jobs SET lease_until_ms = $1 WHERE lease_owner = $2 AND id IN ({ids_in})"
+            ),
+        };
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(until).bind(owner);
         for id in ids {
             q = q.bind(id.as_str());

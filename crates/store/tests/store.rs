@@ -389,3 +389,32 @@ async fn bad_urls_are_invalid_not_panics() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_keep_leases() {
+    on_both("heartbeat", |s| async move {
+        let w = Writer::spawn(s.clone());
+        accept(&w, app("f", None)).await;
+        let held = s
+            .claim("A", 1, Duration::from_millis(300), None)
+            .await
+            .unwrap();
+        let ids = vec![held[0].id.clone()];
+        // Someone else's heartbeat does nothing; the holder's extends the lease.
+        s.heartbeat("B", &ids, Duration::from_secs(30))
+            .await
+            .unwrap();
+        s.heartbeat("A", &ids, Duration::from_secs(30))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            s.claim("B", 1, Duration::from_secs(30), None)
+                .await
+                .unwrap()
+                .is_empty(),
+            "the heartbeat kept A's lease past its first expiry"
+        );
+    })
+    .await;
+}
