@@ -94,25 +94,19 @@ impl TestServer {
         (status, headers, r.json().await.unwrap_or(Json::Null))
     }
 
+    async fn send_get(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.client.get(url).send().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Json) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
+        let r = self.send_get(path).await;
         let status = r.status();
         (status, r.json().await.unwrap_or(Json::Null))
     }
 
     pub async fn text(&self, path: &str) -> String {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        r.text().await.unwrap()
+        self.send_get(path).await.text().await.unwrap()
     }
 
     /// Polls `GET /v1/decisions/{id}` until it is no longer pending.
