@@ -30,7 +30,7 @@ use sha2::Digest;
 use tokio::sync::Notify;
 
 pub use openapi::spec as openapi_spec;
-pub use outbox::{AmqpConfig, sign};
+pub use outbox::{AmqpConfig, redact, sign};
 
 /// Everything `riskflow serve` can be told.
 #[derive(Debug, Clone)]

@@ -239,7 +239,8 @@ impl Amqp {
     }
 }
 
-fn redact(url: &str) -> String {
+/// `url` with its credentials masked, for logs and messages.
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(a)) if a > s => format!("{}***{}", &url[..s + 3], &url[a..]),
         _ => url.to_string(),
