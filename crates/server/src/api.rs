@@ -174,59 +174,51 @@ async fn decide(
         .await;
     let duration_us = started.elapsed().as_micros() as i64;
     let id = new_id("dec_");
+    // The log row; the outcome-specific fields are filled in below.
+    let row = NewDecision {
+        id: id.clone(),
+        flow: name.clone(),
+        release: s.release.clone(),
+        status: Status::Completed,
+        outcome: None,
+        key: key_of(f, &input),
+        request: raw_text(&raw, &input),
+        outputs: None,
+        trace: None,
+        error: None,
+        created_ms,
+        duration_us,
+        node: s.config.node.clone(),
+    };
     let decision = match result {
         Ok(d) => d,
         Err(e) => {
-            let mut e = ApiError::from(e);
-            if log && e.code != Code::InvalidInput {
-                // A flow that failed on a valid input is a decision too: logged as failed.
-                s.writer
-                    .submit(Op::Log(NewDecision {
-                        id: id.clone(),
-                        flow: name,
-                        release: s.release.clone(),
-                        status: Status::Failed,
-                        outcome: None,
-                        key: key_of(f, &input),
-                        request: raw_text(&raw, &input),
-                        outputs: None,
-                        trace: None,
-                        error: Some(e.message.clone()),
-                        created_ms,
-                        duration_us,
-                        node: s.config.node.clone(),
-                    }))
-                    .await?;
-                e = e.with_id(&id);
+            let e = ApiError::from(e);
+            if !log || e.code == Code::InvalidInput {
+                return Err(e);
             }
-            return Err(e);
+            // A flow that failed on a valid input is a decision too: logged as failed.
+            let failed = NewDecision {
+                status: Status::Failed,
+                error: Some(e.message.clone()),
+                ..row
+            };
+            s.writer.submit(Op::Log(failed)).await?;
+            return Err(e.with_id(&id));
         }
     };
     let outputs = json!(decision.outputs);
     if log {
-        s.writer
-            .submit(Op::Log(NewDecision {
-                id: id.clone(),
-                flow: name.clone(),
-                release: s.release.clone(),
-                status: Status::Completed,
-                outcome: outputs
-                    .get("decision")
-                    .and_then(Json::as_str)
-                    .map(String::from),
-                key: key_of(f, &input),
-                request: raw_text(&raw, &input),
-                outputs: Some(outputs.to_string()),
-                trace: decision
-                    .trace
-                    .as_ref()
-                    .and_then(|t| serde_json::to_string(t).ok()),
-                error: None,
-                created_ms,
-                duration_us,
-                node: s.config.node.clone(),
-            }))
-            .await?;
+        let completed = NewDecision {
+            outcome: crate::outcome_of(&outputs),
+            outputs: Some(outputs.to_string()),
+            trace: decision
+                .trace
+                .as_ref()
+                .and_then(|t| serde_json::to_string(t).ok()),
+            ..row
+        };
+        s.writer.submit(Op::Log(completed)).await?;
     }
     let mut body = json!({
         "id": id,

@@ -221,6 +221,11 @@ impl Server {
     }
 }
 
+/// A decision's outcome for the log's `outcome` column: its `decision` output.
+pub(crate) fn outcome_of(outputs: &serde_json::Value) -> Option<String> {
+    outputs.get("decision")?.as_str().map(String::from)
+}
+
 /// The HTTP API over `state` (tests call it without a socket).
 pub fn router(state: AppState) -> axum::Router {
     api::router(state)

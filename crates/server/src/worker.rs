@@ -249,11 +249,7 @@ async fn commit(
         _ => "decision.failed",
     };
     let outputs = decision.as_ref().map(|d| json!(d.outputs));
-    let outcome = outputs
-        .as_ref()
-        .and_then(|o| o.get("decision"))
-        .and_then(|d| d.as_str())
-        .map(String::from);
+    let outcome = outputs.as_ref().and_then(crate::outcome_of);
     let event_id = new_id("evt_");
     let payload = json!({
         "id": event_id,
