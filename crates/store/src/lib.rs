@@ -243,18 +243,9 @@ impl Store {
         let flow_clause = match flows {
             None => String::new(),
             Some([]) => return Ok(Vec::new()),
-            Some(fs) => format!(
-                " AND flow IN ({})",
-                (0..fs.len())
-                    .map(|i| format!("${}", i + 4))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
+            Some(fs) => format!(" AND flow IN ({})", placeholders(4, fs.len())),
         };
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        let lock = self.skip_locked();
         let sql = format!(
             "UPDATE jobs SET lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM jobs WHERE state = 'ready' AND run_at_ms <= $3 \
@@ -291,16 +282,12 @@ impl Store {
         // On PostgreSQL, skip rows a writer holds (it is finishing them):
         // waiting would lock many rows against a batch that locks them in
         // another order — a deadlock PostgreSQL only breaks after 1 s.
-        let ids_in = placeholders(3, ids.len());
-        let sql = match self.backend {
-            Backend::Postgres => format!(
-                "UPDATE jobs SET lease_until_ms = $1 WHERE id IN (SELECT id FROM jobs \
-                 WHERE lease_owner = $2 AND id IN ({ids_in}) FOR UPDATE SKIP LOCKED)"
-            ),
-            Backend::Sqlite => format!(
-                "UPDATE jobs SET lease_until_ms = $1 WHERE lease_owner = $2 AND id IN ({ids_in})"
-            ),
-        };
+        let sql = format!(
+            "UPDATE jobs SET lease_until_ms = $1 WHERE id IN (SELECT id FROM jobs \
+             WHERE lease_owner = $2 AND id IN ({}){})",
+            placeholders(3, ids.len()),
+            self.skip_locked()
+        );
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(until).bind(owner);
         for id in ids {
             q = q.bind(id.as_str());
@@ -469,10 +456,7 @@ impl Store {
         lease: Duration,
     ) -> Result<Vec<Delivery>> {
         let now = now_ms();
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        let lock = self.skip_locked();
         let sql = format!(
             "UPDATE deliveries SET lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_at_ms <= $3 \
@@ -485,37 +469,40 @@ impl Store {
             .bind(now)
             .fetch_all(&self.write)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let event_id: String = r.try_get("event_id")?;
-            let target: String = r.try_get("target")?;
-            let ev = sqlx::query("SELECT kind, payload FROM outbox WHERE id = $1")
-                .bind(event_id.as_str())
-                .fetch_one(&self.read)
-                .await?;
-            let hook = if target == AMQP_TARGET {
-                None
-            } else {
-                sqlx::query(
-                    "SELECT id, url, secret, events, created_ms FROM webhooks WHERE id = $1",
-                )
-                .bind(target.as_str())
-                .fetch_optional(&self.read)
-                .await?
-                .map(|r| webhook_from_row(&r))
-                .transpose()?
-            };
-            out.push(Delivery {
-                id: r.try_get("id")?,
-                event_id,
-                target,
-                attempts: r.try_get::<i64, _>("attempts")? as u32,
-                kind: ev.try_get("kind")?,
-                payload: ev.try_get("payload")?,
-                webhook: hook,
-            });
+        if rows.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        // The events and webhooks of the whole claim in one query.
+        let sql = format!(
+            "SELECT d.id AS delivery_id, d.event_id, d.target, d.attempts, o.kind, o.payload, \
+             w.id, w.url, w.secret, w.events, w.created_ms \
+             FROM deliveries d JOIN outbox o ON o.id = d.event_id \
+             LEFT JOIN webhooks w ON w.id = d.target WHERE d.id IN ({})",
+            placeholders(1, rows.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for r in &rows {
+            q = q.bind(r.try_get::<String, _>("id")?);
+        }
+        q.fetch_all(&self.write)
+            .await?
+            .iter()
+            .map(|r| {
+                let hook = match r.try_get::<Option<String>, _>("id")? {
+                    Some(_) => Some(webhook_from_row(r)?),
+                    None => None,
+                };
+                Ok(Delivery {
+                    id: r.try_get("delivery_id")?,
+                    event_id: r.try_get("event_id")?,
+                    target: r.try_get("target")?,
+                    attempts: r.try_get::<i64, _>("attempts")? as u32,
+                    kind: r.try_get("kind")?,
+                    payload: r.try_get("payload")?,
+                    webhook: hook,
+                })
+            })
+            .collect()
     }
 
     /// Records a successful delivery.
@@ -608,6 +595,17 @@ pub const AMQP_TARGET: &str = "amqp";
 enum ArgVal {
     S(String),
     I(i64),
+}
+
+impl Store {
+    /// What a claim's subquery appends so nodes skip rows another holds
+    /// (SQLite has one writer: nothing to skip).
+    fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
 }
 
 fn placeholders(first: usize, n: usize) -> String {
