@@ -93,13 +93,13 @@ async fn decisions_are_published_to_rabbitmq_with_confirms() {
 
     let mut ids = HashSet::new();
     for i in 0..5 {
-        let (_, _, a) = srv
-            .post(
-                "/v1/flows/scored/applications",
+        let a_id = srv
+            .apply(
+                "scored",
                 &json!({"customer": format!("Q-{i}"), "amount": 1}),
             )
             .await;
-        ids.insert(a["id"].as_str().unwrap().to_string());
+        ids.insert(a_id);
     }
     let mut got = HashSet::new();
     while got.len() < ids.len() {

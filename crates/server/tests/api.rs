@@ -311,18 +311,13 @@ async fn applications_are_decided_once_and_events_are_signed() {
 
         let mut ids = HashSet::new();
         for i in 0..20 {
-            let (s, h, a) = srv
-                .post(
-                    "/v1/flows/scored/applications",
+            let a_id = srv
+                .apply(
+                    "scored",
                     &json!({"customer": format!("D-{i}"), "amount": 100}),
                 )
                 .await;
-            assert_eq!(s, StatusCode::ACCEPTED, "{a}");
-            assert_eq!(
-                h["location"],
-                format!("/v1/decisions/{}", a["id"].as_str().unwrap())
-            );
-            ids.insert(a["id"].as_str().unwrap().to_string());
+            ids.insert(a_id);
         }
         // Idempotency: the same key gives the same id and no second job.
         let req = |k: &str| {
@@ -429,13 +424,10 @@ async fn failing_sources_retry_then_dead_letter_and_can_be_redriven() {
         )
         .await;
 
-        let (_, _, a) = srv
-            .post(
-                "/v1/flows/scored/applications",
-                &json!({"customer": "FAIL-1", "amount": 5}),
-            )
+        let a_id = srv
+            .apply("scored", &json!({"customer": "FAIL-1", "amount": 5}))
             .await;
-        let id = a["id"].as_str().unwrap();
+        let id = &a_id;
         let d = srv.settled(id).await;
         assert_eq!(
             (d["status"].as_str(), d["attempts"].as_i64()),
@@ -453,10 +445,8 @@ async fn failing_sources_retry_then_dead_letter_and_can_be_redriven() {
         );
 
         // An expression error fails at once: retrying cannot fix it.
-        let (_, _, f) = srv
-            .post("/v1/flows/fragile/applications", &json!({"a": 1, "b": 0}))
-            .await;
-        let fd = srv.settled(f["id"].as_str().unwrap()).await;
+        let f_id = srv.apply("fragile", &json!({"a": 1, "b": 0})).await;
+        let fd = srv.settled(&f_id).await;
         assert_eq!(
             (fd["status"].as_str(), fd["attempts"].as_i64()),
             (Some("failed"), Some(1)),
@@ -503,13 +493,10 @@ async fn metrics_and_openapi_describe_the_running_server() {
     )
     .await;
     srv.post("/v1/flows/quick/decisions", &quick_input()).await;
-    let (_, _, a) = srv
-        .post(
-            "/v1/flows/scored/applications",
-            &json!({"customer": "M-1", "amount": 5}),
-        )
+    let a_id = srv
+        .apply("scored", &json!({"customer": "M-1", "amount": 5}))
         .await;
-    srv.settled(a["id"].as_str().unwrap()).await;
+    srv.settled(&a_id).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let text = srv.text("/metrics").await;
     for name in [
@@ -568,13 +555,13 @@ async fn a_capped_flow_holds_no_more_jobs_than_its_cap_and_does_not_block_others
     // SLOW* devices take 2 s at the stub.
     let mut ids = Vec::new();
     for i in 0..3 {
-        let (_, _, a) = srv
-            .post(
-                "/v1/flows/scored/applications",
+        let a_id = srv
+            .apply(
+                "scored",
                 &json!({"customer": format!("SLOW-{i}"), "amount": 1}),
             )
             .await;
-        ids.push(a["id"].as_str().unwrap().to_string());
+        ids.push(a_id);
     }
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let leased = srv
@@ -589,10 +576,8 @@ async fn a_capped_flow_holds_no_more_jobs_than_its_cap_and_does_not_block_others
     );
     // Another flow is not held up by the capped one.
     let t = std::time::Instant::now();
-    let (_, _, f) = srv
-        .post("/v1/flows/fragile/applications", &json!({"a": 6, "b": 3}))
-        .await;
-    let fd = srv.settled(f["id"].as_str().unwrap()).await;
+    let f_id = srv.apply("fragile", &json!({"a": 6, "b": 3})).await;
+    let fd = srv.settled(&f_id).await;
     assert_eq!(fd["outputs"]["ratio"], 2);
     assert!(
         t.elapsed() < std::time::Duration::from_millis(1000),

@@ -94,6 +94,17 @@ impl TestServer {
         (status, headers, r.json().await.unwrap_or(Json::Null))
     }
 
+    /// Queues an application; asserts the 202 and its Location; the id.
+    pub async fn apply(&self, flow: &str, input: &Json) -> String {
+        let (s, h, a) = self
+            .post(&format!("/v1/flows/{flow}/applications"), input)
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{a}");
+        let id = a["id"].as_str().unwrap().to_string();
+        assert_eq!(h["location"], format!("/v1/decisions/{id}"));
+        id
+    }
+
     async fn send_get(&self, path: &str) -> reqwest::Response {
         let url = format!("{}{path}", self.base);
         self.client.get(url).send().await.unwrap()
